@@ -1,0 +1,86 @@
+/*
+ * Runtime-internal locks and notes on Linux futexes (Go's lock_futex.go).
+ *
+ * mutex.key: 0 unlocked, 1 locked, 2 locked and a thread may sleep on it.
+ * Acquire orderings on the successful exchange/CAS and release on unlock
+ * make everything done under the lock visible to the next owner.
+ */
+#include "runtime.h"
+
+enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2, ACTIVE_SPIN = 4, ACTIVE_SPIN_CNT = 30 };
+
+void lock(mutex *l)
+{
+    uint32_t v = __atomic_exchange_n(&l->key, MUTEX_LOCKED, __ATOMIC_ACQUIRE);
+    if (v == MUTEX_UNLOCKED)
+        return;
+    /* Remember whether someone may be sleeping: if so we must leave the
+     * key at MUTEX_SLEEPING when we take it, so unlock wakes them. */
+    uint32_t wait = v;
+    for (;;) {
+        for (int i = 0; i < ACTIVE_SPIN; i++) {
+            while (load_relaxed(&l->key) == MUTEX_UNLOCKED)
+                if (cas_acqrel(&l->key, MUTEX_UNLOCKED, wait))
+                    return;
+            for (int j = 0; j < ACTIVE_SPIN_CNT; j++)
+                cpu_relax();
+        }
+        while (load_relaxed(&l->key) == MUTEX_UNLOCKED)
+            if (cas_acqrel(&l->key, MUTEX_UNLOCKED, wait))
+                return;
+        osyield();
+        v = __atomic_exchange_n(&l->key, MUTEX_SLEEPING, __ATOMIC_ACQUIRE);
+        if (v == MUTEX_UNLOCKED)
+            return;
+        wait = MUTEX_SLEEPING;
+        futexsleep(&l->key, MUTEX_SLEEPING, -1);
+    }
+}
+
+void unlock(mutex *l)
+{
+    uint32_t v = __atomic_exchange_n(&l->key, MUTEX_UNLOCKED, __ATOMIC_RELEASE);
+    if (v == MUTEX_UNLOCKED)
+        throw("unlock of unlocked lock");
+    if (v == MUTEX_SLEEPING)
+        futexwakeup(&l->key, 1);
+}
+
+/* note.key: 0 not yet woken, 1 woken. The release store in notewakeup pairs
+ * with the acquire loads in notesleep: the sleeper sees what the waker did. */
+void noteclear(note *n)
+{
+    store_relaxed(&n->key, 0);
+}
+
+void notewakeup(note *n)
+{
+    uint32_t old = __atomic_exchange_n(&n->key, 1, __ATOMIC_RELEASE);
+    if (old != 0)
+        throw("notewakeup - double wakeup");
+    futexwakeup(&n->key, 1);
+}
+
+void notesleep(note *n)
+{
+    while (load_acquire(&n->key) == 0)
+        futexsleep(&n->key, 0, -1);
+}
+
+bool notetsleep(note *n, int64_t ns)
+{
+    if (ns < 0) {
+        notesleep(n);
+        return true;
+    }
+    int64_t deadline = nanotime() + ns;
+    while (load_acquire(&n->key) == 0) {
+        futexsleep(&n->key, 0, ns);
+        if (load_acquire(&n->key) != 0)
+            break;
+        ns = deadline - nanotime();
+        if (ns <= 0)
+            return false;
+    }
+    return true;
+}

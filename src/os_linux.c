@@ -1,0 +1,229 @@
+/*
+ * Linux specifics: clocks, futexes, threads, CPU count and the fatal-signal
+ * handler that turns a guard-page hit into Go's stack overflow message.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t goro_now(void)
+{
+    return nanotime();
+}
+
+/* Sleeps while *addr == val, at most ns (ns < 0: forever). Spurious
+ * wake-ups are allowed: every caller re-checks its condition. */
+void futexsleep(uint32_t *addr, uint32_t val, int64_t ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (ns >= 0) {
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        tsp = &ts;
+    }
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+void futexwakeup(uint32_t *addr, int32_t cnt)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, cnt, NULL, NULL, 0);
+}
+
+void usleep_ns(int64_t ns)
+{
+    struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+void osyield(void)
+{
+    sched_yield();
+}
+
+/* The CPU quota of cgroup v2 (cpu.max "QUOTA PERIOD"), rounded up, along
+ * the process's cgroup path and its ancestors; 0 when there is none. */
+static int32_t cgroup_cpu_limit(void)
+{
+    char line[PATH_MAX], path[PATH_MAX + 64];
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f)
+        return 0;
+    char *cg = NULL;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "0::", 3) == 0) {
+            cg = line + 3;
+            cg[strcspn(cg, "\n")] = 0;
+            break;
+        }
+    }
+    fclose(f);
+    if (!cg)
+        return 0;
+    int32_t best = 0;
+    for (;;) {
+        snprintf(path, sizeof path, "/sys/fs/cgroup%s/cpu.max", strcmp(cg, "/") == 0 ? "" : cg);
+        FILE *m = fopen(path, "r");
+        if (m) {
+            long long quota, period;
+            if (fscanf(m, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
+                int32_t n = (int32_t)((quota + period - 1) / period);
+                if (best == 0 || n < best)
+                    best = n;
+            }
+            fclose(m);
+        }
+        char *slash = strrchr(cg, '/');
+        if (!slash || slash == cg)
+            break;
+        *slash = 0;
+    }
+    return best;
+}
+
+int32_t getproccount(void)
+{
+    cpu_set_t set;
+    int32_t n = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    int32_t quota = cgroup_cpu_limit();
+    if (quota > 0 && quota < n)
+        n = quota;
+    return n > 0 ? n : 1;
+}
+
+int goro_numcpu(void)
+{
+    return getproccount();
+}
+
+void newosproc(void *(*start)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_t t;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &attr, start, arg);
+    pthread_attr_destroy(&attr);
+    if (err != 0)
+        throwf("newosproc: pthread_create failed: %s", strerror(err));
+}
+
+/* ------------------------------------------------------------- signals */
+
+#define ALTSTACK_SIZE (64 * 1024)
+static struct sigaction prev_segv, prev_bus;
+
+static void write_stderr(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(2, s, n);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Runs on the M's alternate signal stack, so it works when the goroutine's
+ * own stack is exhausted. Only async-signal-safe work before _exit. */
+static void sigsegv_handler(int sig, siginfo_t *info, void *ctx)
+{
+    if (stack_guard_hit((uintptr_t)info->si_addr)) {
+        char buf[96];
+        g *gp = getg();
+        long long goid = gp ? (long long)gp->goid : 0;
+        snprintf(buf, sizeof buf, "fatal error: goroutine %lld stack overflow\n", goid);
+        write_stderr(buf);
+        _exit(2);
+    }
+    /* Not ours: hand the fault to whoever handled it before us (a
+     * sanitizer, or the default action once the faulting access re-runs). */
+    struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
+    if (prev->sa_flags & SA_SIGINFO) {
+        if (prev->sa_sigaction) {
+            prev->sa_sigaction(sig, info, ctx);
+            return;
+        }
+    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+        return;
+    }
+    signal(sig, SIG_DFL);
+}
+
+void initsig(void)
+{
+    static bool installed;
+    if (installed)
+        return;
+    installed = true;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sigsegv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &prev_segv);
+    sigaction(SIGBUS, &sa, &prev_bus);
+}
+
+void minit_signals(m *mp)
+{
+    void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        throw("minit: cannot allocate the signal stack");
+    stack_t ss = { .ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
+    if (sigaltstack(&ss, NULL) != 0)
+        throw("minit: sigaltstack failed");
+    mp->sigaltstack_mem = mem;
+}
+
+void unminit_signals(m *mp)
+{
+    if (!mp->sigaltstack_mem)
+        return;
+    stack_t ss = { .ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE };
+    sigaltstack(&ss, NULL);
+    munmap(mp->sigaltstack_mem, ALTSTACK_SIZE);
+    mp->sigaltstack_mem = NULL;
+}
+
+/* ------------------------------------------------------- cheap randomness */
+
+/* Per-thread wyrand state, seeded from the clock and the thread's address. */
+static __thread uint64_t rand_state;
+
+uint32_t cheaprand(void)
+{
+    if (rand_state == 0)
+        rand_state = (uint64_t)nanotime() ^ (uint64_t)(uintptr_t)&rand_state ^ 0x9E3779B97F4A7C15ull;
+    rand_state += 0xa0761d6478bd642full;
+    __uint128_t t = (__uint128_t)rand_state * (rand_state ^ 0xe7037ed1a0b428dbull);
+    return (uint32_t)((uint64_t)(t >> 64) ^ (uint64_t)t);
+}
+
+/* Uniform in [0, n) by Lemire's multiply-shift. */
+uint32_t cheaprandn(uint32_t n)
+{
+    return (uint32_t)(((uint64_t)cheaprand() * n) >> 32);
+}

@@ -1,0 +1,1397 @@
+/*
+ * The scheduler: Go's proc.go in C. Gs (goroutines) run on Ms (threads)
+ * that hold Ps (processors, GOMAXPROCS of them). Each P has a local run
+ * queue (runq.c); an M without work steals from other Ps, then parks.
+ *
+ * Stack discipline: a goroutine enters the scheduler with mcall(fn), which
+ * saves its context and runs fn on the M's g0 (the thread's own stack);
+ * the scheduler leaves g0 with gogo(&gp->sched). g0 frames never survive a
+ * switch: every mcall starts again at m->g0sp.
+ */
+#include "runtime.h"
+
+#include "fiber_sanitizer.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Static_assert(offsetof(gobuf, sp) == GOBUF_SP, "gobuf.sp offset");
+_Static_assert(offsetof(gobuf, pc) == GOBUF_PC, "gobuf.pc offset");
+_Static_assert(offsetof(gobuf, bp) == GOBUF_BP, "gobuf.bp offset");
+_Static_assert(offsetof(gobuf, mxcsr) == 64 && offsetof(gobuf, fpucw) == 68, "gobuf fp control offsets");
+
+enum {
+    MAX_MCOUNT = 10000,
+    MAX_GOMAXPROCS = 1024,
+    GOID_BATCH = 16,
+    GFREE_LOCAL_MAX = 64,    /* per-P dead Gs before spilling */
+    GFREE_LOCAL_KEEP = 32,   /* spill down to / refill up to this many */
+    SCHED_GLOBAL_EVERY = 61, /* schedticks between fairness checks of the global queue */
+    STEAL_TRIES = 4,
+};
+
+const char *const waitReasonStrings[waitReasonCount] = {
+    [waitReasonZero] = "",
+    [waitReasonSemacquire] = "semacquire",
+    [waitReasonSyncWaitGroupWait] = "sync.WaitGroup.Wait",
+    [waitReasonPreempted] = "preempted",
+    [waitReasonStopTheWorld] = "stopping the world",
+};
+
+schedt sched;
+p **allp;
+int32_t gomaxprocs;
+m *allm;
+m m0;
+
+static int32_t allplen;            /* Ps ever created (allp capacity in use) */
+static p ***retired_allp;          /* old allp arrays: read lock-free by sysmon, freed at exit */
+static int32_t nretired;
+static mutex allglock;
+static g *allgs;
+static int64_t allglen;            /* atomic */
+static uint32_t runtime_state;     /* atomic: 0 stopped, 1 booting or running */
+static uint32_t worldsema;         /* serialises stop-the-world (goro_maxprocs) */
+static int main_result;
+static int (*main_fn)(int, char **);
+static int main_argc;
+static char **main_argv;
+static jmp_buf m0_exit;
+static int64_t runtime_start;
+
+/* Random coprime stride over the Ps, as Go's randomOrder. */
+static uint32_t steal_coprimes[MAX_GOMAXPROCS];
+static uint32_t nsteal_coprimes;
+
+static __thread g *tls_g;
+
+__attribute__((noinline)) g *getg(void)
+{
+    g *gp = tls_g;
+    __asm__ __volatile__("" ::: "memory");
+    return gp;
+}
+
+__attribute__((noinline)) void setg(g *gp)
+{
+    tls_g = gp;
+}
+
+static _Noreturn void schedule(void);
+static void checkdead(void);
+static _Noreturn void mexit(m *mp);
+
+bool runtime_running(void)
+{
+    return load_acquire(&runtime_state) != 0;
+}
+
+/* A goroutine of the user (not g0, not a plain thread). */
+static inline bool is_user_g(g *gp)
+{
+    return gp && gp->goid > 0;
+}
+
+/* ------------------------------------------------------------ G status */
+
+static const char *gstatus_name(uint32_t s)
+{
+    static const char *const names[] = { "idle", "runnable", "running", "syscall", "waiting", "dead", "preempted" };
+    return s < sizeof names / sizeof names[0] ? names[s] : "???";
+}
+
+uint32_t readgstatus(g *gp)
+{
+    return load_acquire(&gp->atomicstatus);
+}
+
+/* The status acts as ownership of the G: the CAS makes every transition
+ * explicit, and one from an unexpected state is a broken invariant. */
+void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
+{
+    uint32_t cur = oldval;
+    if (oldval == newval || !__atomic_compare_exchange_n(&gp->atomicstatus, &cur, newval, false,
+                                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        throwf("casgstatus: goroutine %lld: bad transition %s -> %s (status is %s)", (long long)gp->goid,
+               gstatus_name(oldval), gstatus_name(newval), gstatus_name(cur));
+}
+
+/* ------------------------------------------------------------ allgs */
+
+static void allgadd(g *gp)
+{
+    lock(&allglock);
+    gp->alllink = allgs;
+    allgs = gp;
+    __atomic_add_fetch(&allglen, 1, __ATOMIC_RELAXED);
+    unlock(&allglock);
+}
+
+void allgs_foreach(void (*fn)(g *, void *), void *arg)
+{
+    lock(&allglock);
+    for (g *gp = allgs; gp; gp = gp->alllink)
+        fn(gp, arg);
+    unlock(&allglock);
+}
+
+/* Live goroutines: every G ever made minus the dead ones on free lists
+ * (a racy sum, as Go's gcount). */
+static int32_t gcount(void)
+{
+    int64_t n = load_relaxed(&allglen) - load_relaxed(&sched.gFree.n);
+    int32_t np = load_acquire(&allplen);
+    p **ps = load_acquire(&allp);
+    for (int32_t i = 0; i < np; i++)
+        n -= load_relaxed(&ps[i]->gFreeN);
+    return n > 0 ? (int32_t)n : 0;
+}
+
+/* ------------------------------------------------------------ G free lists */
+
+/* Dead G to pp's free list; non-default stacks are freed, and past 64 Gs
+ * half the list spills to the global lists (kept with and without stacks). */
+static void gfput(p *pp, g *gp)
+{
+    if (gp->stack.lo && gp->stack.hi - gp->stack.lo != default_stack_size)
+        stackfree(&gp->stack);
+    glist_push(&pp->gFree, gp);
+    store_relaxed(&pp->gFreeN, pp->gFreeN + 1);
+    if (pp->gFreeN < GFREE_LOCAL_MAX)
+        return;
+    gList withStack = { NULL }, noStack = { NULL };
+    int32_t moved = 0;
+    while (pp->gFreeN - moved > GFREE_LOCAL_KEEP) {
+        g *x = glist_pop(&pp->gFree);
+        glist_push(x->stack.lo ? &withStack : &noStack, x);
+        moved++;
+    }
+    store_relaxed(&pp->gFreeN, pp->gFreeN - moved);
+    lock(&sched.gFree.lock);
+    g *x;
+    while ((x = glist_pop(&withStack)))
+        glist_push(&sched.gFree.stack, x);
+    while ((x = glist_pop(&noStack)))
+        glist_push(&sched.gFree.noStack, x);
+    store_relaxed(&sched.gFree.n, sched.gFree.n + moved);
+    unlock(&sched.gFree.lock);
+}
+
+/* A G from the global lists, preferring ones that still have a stack. */
+static g *gfget_global(void)
+{
+    lock(&sched.gFree.lock);
+    g *gp = glist_pop(&sched.gFree.stack);
+    if (!gp)
+        gp = glist_pop(&sched.gFree.noStack);
+    if (gp)
+        store_relaxed(&sched.gFree.n, sched.gFree.n - 1);
+    unlock(&sched.gFree.lock);
+    return gp;
+}
+
+static g *gfget(p *pp)
+{
+    if (!pp->gFree.head && load_relaxed(&sched.gFree.n) > 0) {
+        lock(&sched.gFree.lock);
+        while (pp->gFreeN < GFREE_LOCAL_KEEP) {
+            g *gp = glist_pop(&sched.gFree.stack);
+            if (!gp)
+                gp = glist_pop(&sched.gFree.noStack);
+            if (!gp)
+                break;
+            store_relaxed(&sched.gFree.n, sched.gFree.n - 1);
+            glist_push(&pp->gFree, gp);
+            store_relaxed(&pp->gFreeN, pp->gFreeN + 1);
+        }
+        unlock(&sched.gFree.lock);
+    }
+    g *gp = glist_pop(&pp->gFree);
+    if (gp)
+        store_relaxed(&pp->gFreeN, pp->gFreeN - 1);
+    return gp;
+}
+
+/* A new G with a stack of the given size, registered in allgs as dead. */
+static g *malg(size_t stacksize)
+{
+    g *gp = calloc(1, sizeof *gp);
+    if (!gp)
+        return NULL;
+    if (!stackalloc(&gp->stack, stacksize)) {
+        free(gp);
+        return NULL;
+    }
+    gp->tsan_fiber = fiber_create();
+    gp->atomicstatus = _Gdead;
+    allgadd(gp);
+    return gp;
+}
+
+/* ------------------------------------------------------------ P and M lists
+ * All with sched.lock held. */
+
+static void pidleput(p *pp)
+{
+    if (!runqempty(pp))
+        throw("pidleput: P has non-empty run queue");
+    pp->link = sched.pidle;
+    sched.pidle = pp;
+    __atomic_add_fetch(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+}
+
+static p *pidleget(void)
+{
+    p *pp = sched.pidle;
+    if (pp) {
+        sched.pidle = pp->link;
+        __atomic_sub_fetch(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+        if (load_relaxed(&sched.sysmonwait))
+            sysmon_wake();
+    }
+    return pp;
+}
+
+/* Like pidleget, but records that an M should start spinning when no P
+ * is free (the next M to go idle sees needspinning and spins instead). */
+static p *pidlegetSpinning(void)
+{
+    p *pp = pidleget();
+    if (!pp)
+        store_relaxed(&sched.needspinning, 1);
+    return pp;
+}
+
+static void mput(m *mp)
+{
+    mp->schedlink = sched.midle;
+    sched.midle = mp;
+    sched.nmidle++;
+    checkdead();
+}
+
+static m *mget(void)
+{
+    m *mp = sched.midle;
+    if (mp) {
+        sched.midle = mp->schedlink;
+        sched.nmidle--;
+    }
+    return mp;
+}
+
+static int32_t mcount(void)
+{
+    return sched.mnext - sched.nmexited;
+}
+
+static void acquirep(p *pp)
+{
+    m *mp = getg()->m;
+    if (mp->p || pp->m || load_relaxed(&pp->status) != _Pidle)
+        throwf("acquirep: invalid p state (p%d status %u)", pp->id, pp->status);
+    mp->p = pp;
+    store_relaxed(&pp->m, mp);
+    store_relaxed(&pp->status, _Prunning);
+}
+
+static p *releasep(void)
+{
+    m *mp = getg()->m;
+    p *pp = mp->p;
+    if (!pp || pp->m != mp || load_relaxed(&pp->status) != _Prunning)
+        throw("releasep: invalid p state");
+    mp->p = NULL;
+    store_relaxed(&pp->m, NULL);
+    store_relaxed(&pp->status, _Pidle);
+    return pp;
+}
+
+/* ------------------------------------------------------------ M start/stop */
+
+static void mstart_common(m *mp);
+
+static void *mstart_thread(void *arg)
+{
+    mstart_common(arg);
+    return NULL;
+}
+
+/* Called with sched.lock held. */
+static m *allocm(void)
+{
+    if (mcount() >= sched.maxmcount)
+        throwf("thread exhaustion: program exceeds %d-thread limit", sched.maxmcount);
+    m *mp = calloc(1, sizeof *mp);
+    g *g0 = calloc(1, sizeof *g0);
+    if (!mp || !g0)
+        throw("allocm: out of memory");
+    mp->id = sched.mnext++;
+    mp->g0 = g0;
+    g0->m = mp;
+    g0->atomicstatus = _Grunning;
+    mp->alllink = allm;
+    allm = mp;
+    return mp;
+}
+
+static void newm(p *pp, bool spinning)
+{
+    lock(&sched.lock);
+    m *mp = allocm();
+    unlock(&sched.lock);
+    mp->nextp = pp;
+    mp->spinning = spinning;
+    newosproc(mstart_thread, mp);
+}
+
+/* Parks the M until startm hands it a P (or the runtime exits). */
+static void stopm(void)
+{
+    m *mp = getg()->m;
+    if (mp->p)
+        throw("stopm holding p");
+    if (mp->spinning)
+        throw("stopm spinning");
+    lock(&sched.lock);
+    if (load_relaxed(&sched.exiting)) {
+        unlock(&sched.lock);
+        mexit(mp);
+    }
+    mput(mp);
+    unlock(&sched.lock);
+    notesleep(&mp->park);
+    noteclear(&mp->park);
+    if (!mp->nextp) {
+        if (!load_relaxed(&sched.exiting))
+            throw("stopm: woken without a P");
+        mexit(mp);
+    }
+    acquirep(mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* Runs pp (or an idle P when pp is NULL) on an idle or new M. spinning:
+ * the caller has already counted the M in nmspinning. */
+static void startm(p *pp, bool spinning)
+{
+    lock(&sched.lock);
+    if (!pp) {
+        pp = pidleget();
+        if (!pp) {
+            unlock(&sched.lock);
+            if (spinning && __atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST) == (uint32_t)-1)
+                throw("startm: negative nmspinning");
+            return;
+        }
+    }
+    m *nmp = mget();
+    unlock(&sched.lock);
+    if (!nmp) {
+        newm(pp, spinning);
+        return;
+    }
+    if (nmp->spinning || nmp->nextp)
+        throw("startm: m is spinning or has a p");
+    nmp->spinning = spinning;
+    nmp->nextp = pp;
+    notewakeup(&nmp->park);
+}
+
+/* Starts a spinning M if there is an idle P and nobody spins already. The
+ * npidle pre-check is safe: Ps go idle under sched.lock after checking the
+ * global queue, and a G put on a running P's local queue is run by it. */
+void wakep(void)
+{
+    if (load_relaxed(&sched.npidle) == 0 || load_relaxed(&sched.nmspinning) != 0 ||
+        !cas_acqrel(&sched.nmspinning, 0, 1))
+        return;
+    lock(&sched.lock);
+    p *pp = pidlegetSpinning();
+    unlock(&sched.lock);
+    if (!pp) {
+        __atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    startm(pp, true);
+}
+
+static void becomeSpinning(m *mp)
+{
+    mp->spinning = true;
+    __atomic_add_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+    store_relaxed(&sched.needspinning, 0);
+}
+
+/* A spinning M found work: stop spinning, and since it may have taken the
+ * last work that justified spinning, wake another M to look for more. */
+static void resetspinning(m *mp)
+{
+    mp->spinning = false;
+    if (__atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST) == (uint32_t)-1)
+        throw("resetspinning: negative nmspinning");
+    wakep();
+}
+
+/* Stop-the-world: give our P up and park until the world restarts. */
+static void gcstopm(void)
+{
+    m *mp = getg()->m;
+    if (mp->spinning) {
+        mp->spinning = false;
+        __atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+    }
+    p *pp = releasep();
+    lock(&sched.lock);
+    store_relaxed(&pp->status, _Pgcstop);
+    if (--sched.stopwait == 0)
+        notewakeup(&sched.stopnote);
+    unlock(&sched.lock);
+    stopm();
+}
+
+/* ------------------------------------------------------------ switching */
+
+typedef void (*mcallfn)(g *);
+static __thread mcallfn tls_mcallfn;
+
+static void mcall_on_g0(void *arg)
+{
+    m *mp = ((g *)arg)->m;
+    fiber_switch_end(mp->g0_asan_fake_stack);
+    setg(mp->g0);
+    tls_mcallfn(arg);
+    throw("mcall: function returned");
+}
+
+void mcall_returned(void)
+{
+    throw("mcall: returned to the bottom of g0");
+}
+
+static inline void mcall1(mcallfn fn, bool dying)
+{
+    g *gp = getg();
+    m *mp = gp->m;
+    uintptr_t sp = getcallersp();
+    if (sp < gp->minsp)
+        gp->minsp = sp;
+    tls_mcallfn = fn;
+    fiber_switch_begin(dying ? NULL : &gp->asan_fake_stack, mp->g0stacklo, mp->g0stacksize, mp->g0->tsan_fiber);
+    mcall_switch(&gp->sched, mp->g0sp, mcall_on_g0, gp);
+    /* Resumed by gogo, perhaps on another thread. */
+    fiber_switch_end(gp->asan_fake_stack);
+}
+
+void mcall(void (*fn)(g *))
+{
+    mcall1(fn, false);
+}
+
+/* Runs gp on the current M. inheritTime: gp shares the current time slice
+ * (it came from runnext), so the schedtick sysmon watches does not move. */
+static _Noreturn void execute(g *gp, bool inheritTime)
+{
+    m *mp = getg()->m;
+    p *pp = mp->p;
+    store_relaxed(&mp->curg, gp);
+    gp->m = mp;
+    casgstatus(gp, _Grunnable, _Grunning);
+    store_relaxed(&gp->preempt, 0);
+    gp->waitreason = waitReasonZero;
+    if (!inheritTime)
+        store_relaxed(&pp->schedtick, pp->schedtick + 1);
+    store_relaxed(&pp->nctxswitch, pp->nctxswitch + 1);
+    setg(gp);
+    fiber_switch_begin(&mp->g0_asan_fake_stack, gp->stack.lo, gp->stack.hi - gp->stack.lo, gp->tsan_fiber);
+    gogo(&gp->sched);
+}
+
+/* First C code of every goroutine (called by gostart_trampoline). */
+void gostart(void);
+void gostart(void)
+{
+    fiber_switch_end(NULL);
+    g *gp = getg();
+    gp->fn(gp->arg);
+    goro_exit();
+}
+
+/* ------------------------------------------------------------ findRunnable */
+
+static void recompute_steal_order(int32_t n)
+{
+    nsteal_coprimes = 0;
+    for (uint32_t i = 1; i <= (uint32_t)n; i++) {
+        uint32_t a = i, b = (uint32_t)n;
+        while (b) {
+            uint32_t t = a % b;
+            a = b;
+            b = t;
+        }
+        if (a == 1)
+            steal_coprimes[nsteal_coprimes++] = i;
+    }
+}
+
+/* Four passes over all Ps in a random order; the last may take a running
+ * P's runnext. Returns a G, or NULL (also when the world must stop). */
+static g *stealWork(p *pp)
+{
+    for (int i = 0; i < STEAL_TRIES; i++) {
+        bool stealRunNextG = i == STEAL_TRIES - 1;
+        uint32_t n = (uint32_t)load_acquire(&gomaxprocs);
+        p **ps = load_acquire(&allp);
+        uint32_t pos = cheaprandn(n);
+        uint32_t inc = steal_coprimes[cheaprandn(nsteal_coprimes)];
+        for (uint32_t k = 0; k < n; k++, pos = (pos + inc) % n) {
+            if (load_relaxed(&sched.gcwaiting) || load_relaxed(&sched.exiting))
+                return NULL;
+            p *p2 = ps[pos];
+            if (p2 == pp || load_relaxed(&p2->status) == _Pidle)
+                continue;
+            g *gp = runqsteal(pp, p2, stealRunNextG);
+            if (gp) {
+                store_relaxed(&pp->nsteal, pp->nsteal + 1 + runqlen(pp));
+                return gp;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Some P other than ours has work: return an idle P to run it with. */
+static p *checkRunqsNoP(void)
+{
+    int32_t n = load_acquire(&gomaxprocs);
+    p **ps = load_acquire(&allp);
+    for (int32_t i = 0; i < n; i++) {
+        if (!runqempty(ps[i])) {
+            lock(&sched.lock);
+            p *pp = pidlegetSpinning();
+            unlock(&sched.lock);
+            return pp;
+        }
+    }
+    return NULL;
+}
+
+/* Finds a runnable goroutine, blocking (stopm) until one exists: Go's
+ * findRunnable in the same order of search. */
+static g *findRunnable(bool *inheritTime)
+{
+    m *mp = getg()->m;
+top:;
+    p *pp = mp->p;
+    if (load_relaxed(&sched.exiting))
+        mexit(mp);
+    if (load_relaxed(&sched.gcwaiting)) {
+        gcstopm();
+        goto top;
+    }
+    *inheritTime = false;
+    /* Fairness: now and then the global queue goes first, so two
+     * goroutines respawning each other locally cannot starve it. */
+    if (pp->schedtick % SCHED_GLOBAL_EVERY == 0 && load_relaxed(&sched.runqsize) > 0) {
+        lock(&sched.lock);
+        g *gp = globrunqget(pp, 1);
+        unlock(&sched.lock);
+        if (gp)
+            return gp;
+    }
+    g *gp = runqget(pp, inheritTime);
+    if (gp)
+        return gp;
+    if (load_relaxed(&sched.runqsize) != 0) {
+        lock(&sched.lock);
+        gp = globrunqget(pp, 0);
+        unlock(&sched.lock);
+        if (gp)
+            return gp;
+    }
+    /* Spinning Ms are limited to half the busy Ps: beyond that, stealing
+     * burns CPU for nothing. */
+    int32_t procs = load_relaxed(&gomaxprocs);
+    if (mp->spinning || 2 * (int32_t)load_relaxed(&sched.nmspinning) < procs - (int32_t)load_relaxed(&sched.npidle)) {
+        if (!mp->spinning)
+            becomeSpinning(mp);
+        gp = stealWork(pp);
+        if (gp)
+            return gp;
+        if (load_relaxed(&sched.gcwaiting) || load_relaxed(&sched.exiting))
+            goto top;
+    }
+
+    /* Nothing found: give up the P. Check the global queue and the
+     * stop-the-world flag once more under the lock first. */
+    lock(&sched.lock);
+    if (load_relaxed(&sched.gcwaiting) || load_relaxed(&sched.exiting)) {
+        unlock(&sched.lock);
+        goto top;
+    }
+    if (sched.runqsize != 0) {
+        gp = globrunqget(pp, 0);
+        unlock(&sched.lock);
+        return gp;
+    }
+    if (!mp->spinning && load_relaxed(&sched.needspinning)) {
+        /* A wakep found no idle P a moment ago: spin instead of sleeping. */
+        becomeSpinning(mp);
+        unlock(&sched.lock);
+        goto top;
+    }
+    if (releasep() != pp)
+        throw("findRunnable: wrong p");
+    pidleput(pp);
+    unlock(&sched.lock);
+
+    /* The delicate dance: new work may have been queued between our last
+     * look and the decrement of nmspinning, by a thread that saw us
+     * spinning and so did not wake anyone. The seq-cst decrement is the
+     * StoreLoad barrier before re-checking every queue (Go issue 43997). */
+    if (mp->spinning) {
+        mp->spinning = false;
+        if (__atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST) == (uint32_t)-1)
+            throw("findRunnable: negative nmspinning");
+        pp = checkRunqsNoP();
+        if (pp) {
+            acquirep(pp);
+            becomeSpinning(mp);
+            goto top;
+        }
+    }
+    stopm();
+    goto top;
+}
+
+static _Noreturn void schedule(void)
+{
+    m *mp = getg()->m;
+    if (!mp->p)
+        throw("schedule: no p");
+    bool inheritTime;
+    g *gp = findRunnable(&inheritTime);
+    if (mp->spinning)
+        resetspinning(mp);
+    execute(gp, inheritTime);
+}
+
+/* ------------------------------------------------------------ park/ready */
+
+static __thread bool (*tls_waitunlockf)(g *, void *);
+static __thread void *tls_waitlock;
+
+static void park_m(g *gp)
+{
+    m *mp = getg()->m;
+    casgstatus(gp, _Grunning, _Gwaiting);
+    store_relaxed(&mp->curg, NULL);
+    gp->m = NULL;
+    bool (*fn)(g *, void *) = tls_waitunlockf;
+    tls_waitunlockf = NULL;
+    if (fn && !fn(gp, tls_waitlock)) {
+        casgstatus(gp, _Gwaiting, _Grunnable);
+        execute(gp, true);
+    }
+    schedule();
+}
+
+/* Parks the current goroutine; unlockf(gp, lock) runs on g0 once gp's
+ * context is saved, so a waker that needs the lock can only ready gp after
+ * it is fully off its stack. unlockf returning false resumes gp at once. */
+void gopark(bool (*unlockf)(g *, void *), void *lockp, enum waitreason reason)
+{
+    g *gp = getg();
+    if (!is_user_g(gp))
+        throw("gopark: not on a goroutine");
+    store_relaxed(&gp->preempt, 0); /* parking yields anyway */
+    gp->waitreason = (uint8_t)reason;
+    tls_waitunlockf = unlockf;
+    tls_waitlock = lockp;
+    mcall(park_m);
+}
+
+/* Makes gp runnable: into the waker's runnext (it inherits the time slice,
+ * so a ping-pong pair stays on one P), or onto the global queue when the
+ * waker is a plain thread. */
+void goready(g *gp)
+{
+    casgstatus(gp, _Gwaiting, _Grunnable);
+    g *self = getg();
+    p *pp = self && self->m ? self->m->p : NULL;
+    if (pp) {
+        runqput(pp, gp, true);
+    } else {
+        lock(&sched.lock);
+        globrunqput(gp);
+        sched.extern_callers = true;
+        unlock(&sched.lock);
+    }
+    wakep();
+}
+
+/* Gosched and preemption: the G goes to the global queue. */
+static void gosched_m(g *gp)
+{
+    m *mp = getg()->m;
+    casgstatus(gp, _Grunning, _Grunnable);
+    store_relaxed(&mp->curg, NULL);
+    gp->m = NULL;
+    lock(&sched.lock);
+    globrunqput(gp);
+    unlock(&sched.lock);
+    schedule();
+}
+
+void gosched(void)
+{
+    mcall(gosched_m);
+}
+
+/* ------------------------------------------------------------ goexit */
+
+static void goexit0(g *gp)
+{
+    m *mp = getg()->m;
+    casgstatus(gp, _Grunning, _Gdead);
+    store_relaxed(&mp->curg, NULL);
+    gp->m = NULL;
+    gp->fn = NULL;
+    gp->arg = NULL;
+    gp->param = NULL;
+    gp->name[0] = 0;
+    store_relaxed(&gp->preempt, 0);
+    stack_release_excess(gp);
+    gfput(mp->p, gp);
+    schedule();
+}
+
+_Noreturn void goro_exit(void)
+{
+    g *gp = getg();
+    if (!is_user_g(gp)) {
+        /* Not a goroutine: there is nothing to end but the thread. */
+        pthread_exit(NULL);
+    }
+    fiber_abandon_frames();
+    mcall1(goexit0, true);
+    __builtin_unreachable();
+}
+
+/* ------------------------------------------------------------ newproc */
+
+/* The next goid, from the P's cache refilled 16 at a time. */
+static int64_t newgoid(p *pp)
+{
+    if (!pp)
+        return (int64_t)__atomic_add_fetch(&sched.goidgen, 1, __ATOMIC_RELAXED);
+    if (pp->goidcache == pp->goidcacheend) {
+        uint64_t end = __atomic_add_fetch(&sched.goidgen, GOID_BATCH, __ATOMIC_RELAXED);
+        pp->goidcache = (int64_t)end - GOID_BATCH + 1;
+        pp->goidcacheend = (int64_t)end + 1;
+    }
+    return pp->goidcache++;
+}
+
+static g *newproc1(p *pp, size_t stacksize)
+{
+    g *gp = pp ? gfget(pp) : gfget_global();
+    if (gp && gp->stack.lo && gp->stack.hi - gp->stack.lo != stacksize)
+        stackfree(&gp->stack);
+    if (gp && !gp->stack.lo && !stackalloc(&gp->stack, stacksize)) {
+        if (pp)
+            gfput(pp, gp);
+        else {
+            lock(&sched.gFree.lock);
+            glist_push(&sched.gFree.noStack, gp);
+            store_relaxed(&sched.gFree.n, sched.gFree.n + 1);
+            unlock(&sched.gFree.lock);
+        }
+        return NULL;
+    }
+    if (!gp)
+        gp = malg(stacksize);
+    return gp;
+}
+
+/* Creates a goroutine running fn(arg): into the creator's runnext (the old
+ * runnext moves to the tail), or the global queue from a plain thread. */
+static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr)
+{
+    if (!fn)
+        return -EINVAL;
+    if (!runtime_running())
+        return -EPERM;
+    size_t stacksize = default_stack_size;
+    if (attr && attr->stack_size) {
+        stacksize = stack_round(attr->stack_size);
+        if (!stacksize)
+            return -EINVAL;
+    }
+    g *self = getg();
+    /* A plain thread has no P; g0 (booting the main goroutine) has one. */
+    p *pp = self && self->m ? self->m->p : NULL;
+    g *gp = newproc1(pp, stacksize);
+    if (!gp)
+        return -ENOMEM;
+    memset(&gp->sched, 0, sizeof gp->sched);
+    gp->sched.sp = gp->stack.hi & ~(uintptr_t)(STACK_ALIGN - 1);
+    gp->sched.pc = (uintptr_t)gostart_trampoline;
+    gp->sched.mxcsr = DEFAULT_MXCSR;
+    gp->sched.fpucw = DEFAULT_FPUCW;
+    gp->minsp = gp->stack.hi;
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->parentgoid = is_user_g(self) ? self->goid : 0;
+    gp->name[0] = 0;
+    if (attr && attr->name)
+        snprintf(gp->name, sizeof gp->name, "%s", attr->name);
+    gp->goid = newgoid(pp);
+    casgstatus(gp, _Gdead, _Grunnable);
+    int64_t goid = gp->goid; /* gp may run and die as soon as it is queued */
+    if (pp) {
+        runqput(pp, gp, true);
+    } else {
+        lock(&sched.lock);
+        globrunqput(gp);
+        sched.extern_callers = true;
+        unlock(&sched.lock);
+    }
+    wakep();
+    return goid;
+}
+
+int64_t goro_go(goro_fn fn, void *arg)
+{
+    return goro_go_attr(fn, arg, NULL);
+}
+
+int64_t goro_go_attr(goro_fn fn, void *arg, const goro_attr *attr)
+{
+    int64_t goid = newproc(fn, arg, attr);
+    if (goid > 0)
+        check_preempt();
+    return goid;
+}
+
+void goro_yield(void)
+{
+    if (is_user_g(getg()))
+        gosched();
+}
+
+int64_t goro_self(void)
+{
+    g *gp = getg();
+    return is_user_g(gp) ? gp->goid : 0;
+}
+
+int goro_numgoroutine(void)
+{
+    return runtime_running() ? gcount() : 0;
+}
+
+/* ------------------------------------------------------------ checkdead */
+
+typedef struct deadcount {
+    int32_t waiting, running;
+} deadcount;
+
+static void count_g(g *gp, void *arg)
+{
+    deadcount *c = arg;
+    if (gp->issystem)
+        return;
+    switch (readgstatus(gp)) {
+    case _Gwaiting:
+        c->waiting++;
+        break;
+    case _Grunnable:
+    case _Grunning:
+    case _Gsyscall:
+        c->running++;
+        break;
+    }
+}
+
+/* Called with sched.lock held whenever an M goes idle: if no M is running
+ * and nothing can ever wake a goroutine, the program is deadlocked. */
+static void checkdead(void)
+{
+    if (load_relaxed(&sched.exiting) || sched.extern_callers || load_relaxed(&sched.gcwaiting))
+        return;
+    int32_t run = mcount() - sched.nmidle;
+    if (run > 0)
+        return;
+    if (run < 0)
+        throwf("checkdead: inconsistent counts: mcount=%d nmidle=%d", mcount(), sched.nmidle);
+    deadcount c = { 0, 0 };
+    allgs_foreach(count_g, &c);
+    if (c.running > 0)
+        throw("checkdead: runnable goroutine with no running M");
+    if (c.waiting == 0)
+        throw("no goroutines (main called goro_exit) - deadlock!");
+    throw("all goroutines are asleep - deadlock!");
+}
+
+/* ------------------------------------------------------------ procresize */
+
+static p *newp(int32_t id)
+{
+    p *pp = aligned_alloc(CACHE_LINE, sizeof *pp);
+    if (!pp)
+        throw("procresize: out of memory");
+    memset(pp, 0, sizeof *pp);
+    pp->id = id;
+    pp->status = _Pgcstop;
+    return pp;
+}
+
+/* A P beyond the new GOMAXPROCS: its Gs go to the global queue, its dead
+ * Gs to the global free list. The P itself is kept (sysmon and stats may
+ * still look at it). */
+static void destroyp(p *pp)
+{
+    gQueue q = { NULL, NULL };
+    runqdrain(pp, &q);
+    int32_t n = 0;
+    for (g *gp = q.head; gp; gp = gp->schedlink)
+        n++;
+    globrunqputbatch(&q, n);
+    lock(&sched.gFree.lock);
+    g *gp;
+    while ((gp = glist_pop(&pp->gFree))) {
+        glist_push(gp->stack.lo ? &sched.gFree.stack : &sched.gFree.noStack, gp);
+        store_relaxed(&sched.gFree.n, sched.gFree.n + 1);
+    }
+    store_relaxed(&pp->gFreeN, 0);
+    unlock(&sched.gFree.lock);
+    store_relaxed(&pp->status, _Pdead);
+}
+
+/* Changes the number of Ps with sched.lock held and the world stopped.
+ * Returns the list (linked by p.link) of Ps that have local work. */
+static p *procresize(int32_t nprocs)
+{
+    int32_t old = gomaxprocs;
+    if (nprocs > allplen) {
+        p **na = calloc((size_t)nprocs, sizeof *na);
+        p ***retired = realloc(retired_allp, (size_t)(nretired + 1) * sizeof *retired);
+        if (!na || !retired)
+            throw("procresize: out of memory");
+        retired_allp = retired;
+        if (allp) {
+            memcpy(na, allp, (size_t)allplen * sizeof *na);
+            retired_allp[nretired++] = allp;
+        }
+        for (int32_t i = allplen; i < nprocs; i++)
+            na[i] = newp(i);
+        /* Lock-free readers load gomaxprocs/allplen and then allp: publish
+         * the bigger array first. */
+        store_release(&allp, na);
+        store_release(&allplen, nprocs);
+    }
+    for (int32_t i = old; i < nprocs; i++)
+        if (load_relaxed(&allp[i]->status) == _Pdead)
+            store_relaxed(&allp[i]->status, _Pgcstop);
+    for (int32_t i = nprocs; i < old; i++)
+        destroyp(allp[i]);
+
+    g *self = getg();
+    m *mp = self->m;
+    if (mp->p && mp->p->id < nprocs) {
+        store_relaxed(&mp->p->status, _Prunning);
+    } else {
+        if (mp->p)
+            store_relaxed(&mp->p->m, NULL);
+        mp->p = NULL;
+        store_relaxed(&allp[0]->status, _Pidle);
+        acquirep(allp[0]);
+    }
+    p *runnable = NULL;
+    for (int32_t i = nprocs - 1; i >= 0; i--) {
+        p *pp = allp[i];
+        if (mp->p == pp)
+            continue;
+        store_relaxed(&pp->status, _Pidle);
+        if (runqempty(pp)) {
+            pidleput(pp);
+        } else {
+            pp->link = runnable;
+            runnable = pp;
+        }
+    }
+    recompute_steal_order(nprocs);
+    store_release(&gomaxprocs, nprocs);
+    return runnable;
+}
+
+/* ------------------------------------------------------------ stop/start the world */
+
+static void preemptall(void)
+{
+    for (int32_t i = 0; i < gomaxprocs; i++)
+        if (load_relaxed(&allp[i]->status) == _Prunning)
+            preemptone(allp[i]);
+}
+
+/* Stops every other P: running goroutines are asked to yield at their next
+ * runtime entry, idle Ps are taken directly. The caller keeps its P. */
+static void stopTheWorld(void)
+{
+    m *mp = getg()->m;
+    lock(&sched.lock);
+    sched.stopwait = gomaxprocs;
+    store_relaxed(&sched.gcwaiting, 1);
+    noteclear(&sched.stopnote);
+    preemptall();
+    store_relaxed(&mp->p->status, _Pgcstop);
+    sched.stopwait--;
+    p *pp;
+    while ((pp = pidleget())) {
+        store_relaxed(&pp->status, _Pgcstop);
+        sched.stopwait--;
+    }
+    bool wait = sched.stopwait > 0;
+    unlock(&sched.lock);
+    if (wait) {
+        while (!notetsleep(&sched.stopnote, 100 * 1000)) {
+            lock(&sched.lock);
+            preemptall();
+            unlock(&sched.lock);
+        }
+    }
+    if (sched.stopwait != 0)
+        throw("stopTheWorld: not stopped");
+}
+
+static void startTheWorld(int32_t nprocs)
+{
+    lock(&sched.lock);
+    p *runnable = procresize(nprocs);
+    store_relaxed(&sched.gcwaiting, 0);
+    if (load_relaxed(&sched.sysmonwait))
+        sysmon_wake();
+    unlock(&sched.lock);
+    while (runnable) {
+        p *pp = runnable;
+        runnable = pp->link;
+        startm(pp, false);
+    }
+    wakep();
+}
+
+int goro_maxprocs(int n)
+{
+    int old = runtime_running() ? load_relaxed(&gomaxprocs) : getproccount();
+    if (n < 1)
+        return old;
+    if (!is_user_g(getg()) || !runtime_running())
+        return -EPERM;
+    if (n > MAX_GOMAXPROCS)
+        n = MAX_GOMAXPROCS;
+    semacquire(&worldsema);
+    old = gomaxprocs;
+    stopTheWorld();
+    startTheWorld(n);
+    semrelease(&worldsema);
+    return old;
+}
+
+/* ------------------------------------------------------------ boot and exit */
+
+static void thread_stack_bounds(m *mp)
+{
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+            mp->g0stacklo = (uintptr_t)addr;
+            mp->g0stacksize = size;
+        }
+        pthread_attr_destroy(&attr);
+    }
+}
+
+/* Every M starts here, on its thread's own stack, which becomes g0. */
+static void mstart_common(m *mp)
+{
+    setg(mp->g0);
+    /* mcall restarts g0 below this frame; the frames above stay intact. */
+    mp->g0sp = (getcallersp() - 256) & ~(uintptr_t)(STACK_ALIGN - 1);
+    thread_stack_bounds(mp);
+    mp->g0->tsan_fiber = fiber_current();
+    minit_signals(mp);
+    if (mp->nextp) {
+        p *pp = mp->nextp;
+        mp->nextp = NULL;
+        acquirep(pp);
+    }
+    if (!mp->p)
+        stopm();
+    schedule();
+}
+
+/* A non-main M leaves for good when the runtime exits. */
+static _Noreturn void mexit(m *mp)
+{
+    if (mp == &m0) {
+        /* Wait for every other M to leave, then unwind goro_run. */
+        lock(&sched.lock);
+        bool wait = mcount() > 1;
+        unlock(&sched.lock);
+        if (wait)
+            notesleep(&sched.m0exitnote);
+        longjmp(m0_exit, 1);
+    }
+    if (mp->spinning) {
+        mp->spinning = false;
+        __atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+    }
+    unminit_signals(mp);
+    lock(&sched.lock);
+    sched.nmexited++;
+    if (mcount() == 1)
+        notewakeup(&sched.m0exitnote);
+    unlock(&sched.lock);
+    setg(NULL);
+    pthread_exit(NULL);
+}
+
+/* The main goroutine returned: every M leaves its scheduler loop. Running
+ * goroutines stop at their next runtime entry. */
+static void exit_m(g *gp)
+{
+    m *mp = getg()->m;
+    casgstatus(gp, _Grunning, _Gdead);
+    store_relaxed(&mp->curg, NULL);
+    lock(&sched.lock);
+    store_relaxed(&sched.exiting, 1);
+    preemptall();
+    for (m *idle = mget(); idle; idle = mget())
+        notewakeup(&idle->park);
+    unlock(&sched.lock);
+    mexit(mp);
+}
+
+static void main_goroutine(void *arg)
+{
+    (void)arg;
+    main_result = main_fn(main_argc, main_argv);
+    mcall1(exit_m, true);
+}
+
+static void free_g(g *gp, void *arg)
+{
+    (void)arg;
+    fiber_destroy(gp->tsan_fiber);
+}
+
+/* After every other M has left: give all memory back so that goro_run can
+ * start a fresh runtime. */
+static void runtime_teardown(void)
+{
+    sysmon_stop();
+    allgs_foreach(free_g, NULL);
+    for (g *gp = allgs, *next; gp; gp = next) {
+        next = gp->alllink;
+        free(gp);
+    }
+    allgs = NULL;
+    allglen = 0;
+    for (int32_t i = 0; i < allplen; i++)
+        free(allp[i]);
+    free(allp);
+    for (int32_t i = 0; i < nretired; i++)
+        free(retired_allp[i]);
+    free(retired_allp);
+    retired_allp = NULL;
+    nretired = 0;
+    allp = NULL;
+    allplen = 0;
+    gomaxprocs = 0;
+    for (m *mp = allm, *next; mp; mp = next) {
+        next = mp->alllink;
+        if (mp != &m0) {
+            free(mp->g0);
+            free(mp);
+        }
+    }
+    unminit_signals(&m0);
+    free(m0.g0);
+    allm = NULL;
+    stackfini();
+    memset(&sched, 0, sizeof sched);
+}
+
+static int32_t initial_procs(void)
+{
+    const char *env = getenv("GOMAXPROCS");
+    if (env && *env) {
+        char *end;
+        long n = strtol(env, &end, 10);
+        if (*end == 0 && n > 0)
+            return n > MAX_GOMAXPROCS ? MAX_GOMAXPROCS : (int32_t)n;
+    }
+    return getproccount();
+}
+
+static void schedinit(void)
+{
+    memset(&sched, 0, sizeof sched);
+    memset(&m0, 0, sizeof m0);
+    sched.maxmcount = MAX_MCOUNT;
+    worldsema = 1;
+    runtime_start = nanotime();
+    parsedebugvars();
+    stackinit();
+    initsig();
+    lock(&sched.lock);
+    m0.id = sched.mnext++;
+    m0.g0 = calloc(1, sizeof(g));
+    if (!m0.g0)
+        throw("schedinit: out of memory");
+    m0.g0->m = &m0;
+    m0.g0->atomicstatus = _Grunning;
+    allm = &m0;
+    setg(m0.g0);
+    store_relaxed(&gomaxprocs, 0);
+    procresize(initial_procs());
+    unlock(&sched.lock);
+}
+
+int goro_run(int (*fn)(int argc, char **argv), int argc, char **argv)
+{
+    if (!fn)
+        return -EINVAL;
+    if (!cas_acqrel(&runtime_state, 0, 1))
+        return -EBUSY;
+    main_fn = fn;
+    main_argc = argc;
+    main_argv = argv;
+    schedinit();
+    goro_attr attr = { 0, "main" };
+    if (newproc(main_goroutine, NULL, &attr) != 1)
+        throw("goro_run: cannot create the main goroutine");
+    sysmon_start();
+    if (setjmp(m0_exit) == 0)
+        mstart_common(&m0);
+    runtime_teardown();
+    setg(NULL);
+    store_release(&runtime_state, 0);
+    return main_result;
+}
+
+/* ------------------------------------------------------------ stats */
+
+static int64_t runtime_uptime_ms(void)
+{
+    return (nanotime() - runtime_start) / 1000000;
+}
+
+void goro_read_stats(goro_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!runtime_running())
+        return;
+    lock(&sched.lock);
+    out->goroutines = gcount();
+    out->threads = mcount();
+    out->idle_threads = sched.nmidle;
+    out->spinning_threads = load_relaxed(&sched.nmspinning);
+    out->procs = gomaxprocs;
+    out->idle_procs = load_relaxed(&sched.npidle);
+    out->global_runq = sched.runqsize;
+    for (int32_t i = 0; i < allplen; i++) {
+        out->context_switches += (int64_t)load_relaxed(&allp[i]->nctxswitch);
+        out->steals += (int64_t)load_relaxed(&allp[i]->nsteal);
+    }
+    out->preemptions = (int64_t)load_relaxed(&sched.npreempt);
+    unlock(&sched.lock);
+    out->stack_bytes_reserved = stack_bytes_reserved();
+    out->stack_bytes_committed = stack_bytes_committed();
+}
+
+/* ------------------------------------------------------------ schedtrace */
+
+typedef struct tracebuf {
+    char buf[8192];
+    size_t len;
+} tracebuf;
+
+static void tb_printf(tracebuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(tracebuf *tb, const char *fmt, ...)
+{
+    va_list ap;
+    if (tb->len > sizeof tb->buf - 512) {
+        (void)!write(2, tb->buf, tb->len);
+        tb->len = 0;
+    }
+    va_start(ap, fmt);
+    int n = vsnprintf(tb->buf + tb->len, sizeof tb->buf - tb->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        tb->len += (size_t)n < sizeof tb->buf - tb->len ? (size_t)n : sizeof tb->buf - tb->len - 1;
+}
+
+static void detail_g(g *gp, void *arg)
+{
+    tracebuf *tb = arg;
+    uint32_t s = readgstatus(gp);
+    if (s == _Gdead)
+        return;
+    m *mp = load_relaxed(&gp->m);
+    tb_printf(tb, "  G%lld: status=%u(%s) m=%lld\n", (long long)gp->goid, s,
+              waitReasonStrings[gp->waitreason < waitReasonCount ? gp->waitreason : 0],
+              mp ? (long long)mp->id : -1LL);
+}
+
+/* Go's SCHED line, printed by sysmon every schedtrace ms. */
+void schedtrace(bool detailed)
+{
+    tracebuf *tb = calloc(1, sizeof *tb);
+    if (!tb)
+        return;
+    lock(&sched.lock);
+    tb_printf(tb, "SCHED %lldms: gomaxprocs=%d idleprocs=%u threads=%d spinningthreads=%u needspinning=%u idlethreads=%d runqueue=%d",
+              (long long)runtime_uptime_ms(), gomaxprocs, load_relaxed(&sched.npidle), mcount(),
+              load_relaxed(&sched.nmspinning), load_relaxed(&sched.needspinning), sched.nmidle, sched.runqsize);
+    if (detailed)
+        tb_printf(tb, " gcwaiting=%u nmidle=%d stopwait=%d sysmonwait=%u\n", load_relaxed(&sched.gcwaiting),
+                  sched.nmidle, sched.stopwait, load_relaxed(&sched.sysmonwait));
+    else
+        tb_printf(tb, " [");
+    for (int32_t i = 0; i < gomaxprocs; i++) {
+        p *pp = allp[i];
+        uint32_t q = runqlen(pp);
+        if (detailed) {
+            m *mp = load_relaxed(&pp->m);
+            tb_printf(tb, "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d\n", pp->id,
+                      load_relaxed(&pp->status), load_relaxed(&pp->schedtick), pp->syscalltick,
+                      mp ? (long long)mp->id : -1LL, q, load_relaxed(&pp->gFreeN));
+        } else {
+            tb_printf(tb, "%s%u", i ? " " : "", q);
+        }
+    }
+    if (detailed) {
+        for (m *mp = allm; mp; mp = mp->alllink) {
+            p *pp = mp->p;
+            g *cg = load_relaxed(&mp->curg);
+            tb_printf(tb, "  M%lld: p=%d curg=%lld spinning=%d blocked=%d\n", (long long)mp->id, pp ? pp->id : -1,
+                      cg ? (long long)cg->goid : -1LL, mp->spinning, mp->blocked);
+        }
+        unlock(&sched.lock);
+        allgs_foreach(detail_g, tb);
+    } else {
+        tb_printf(tb, "]\n");
+        unlock(&sched.lock);
+    }
+    (void)!write(2, tb->buf, tb->len);
+    free(tb);
+}

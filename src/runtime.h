@@ -1,0 +1,297 @@
+/*
+ * Internal structures of the goro runtime: G, M, P and schedt, after Go's
+ * src/runtime/runtime2.go. Names follow Go's so that the seeds and Go's
+ * sources can be read side by side with this code.
+ *
+ * Symbols declared here are global inside the library only: the static and
+ * shared libraries export nothing but the goro_* API (see Makefile).
+ */
+#ifndef GORO_RUNTIME_H
+#define GORO_RUNTIME_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "goro.h"
+
+#define CACHE_LINE 64
+
+typedef struct g g;
+typedef struct m m;
+typedef struct p p;
+
+/* ---------------------------------------------------------------- atomics
+ * Thin spellings of the GCC builtins; every call site says its ordering. */
+#define load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define cas_acqrel(p, old, new)                                              \
+    __extension__({                                                          \
+        __typeof__(*(p)) _o = (old);                                         \
+        __atomic_compare_exchange_n((p), &_o, (new), false, __ATOMIC_ACQ_REL, \
+                                    __ATOMIC_ACQUIRE);                       \
+    })
+#define xadd_seqcst(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+
+/* ------------------------------------------------------------ fatal errors */
+_Noreturn void throw(const char *msg);
+_Noreturn void throwf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------ lock_futex.c */
+typedef struct mutex {
+    uint32_t key; /* 0 unlocked, 1 locked, 2 locked with sleepers */
+} mutex;
+void lock(mutex *l);
+void unlock(mutex *l);
+
+/* One-shot sleep/wake-up (Go's note): cleared by its owner, woken once. */
+typedef struct note {
+    uint32_t key;
+} note;
+void noteclear(note *n);
+void notewakeup(note *n);
+void notesleep(note *n);
+bool notetsleep(note *n, int64_t ns); /* false on timeout */
+
+/* --------------------------------------------------------------- os_linux.c */
+int64_t nanotime(void);
+void futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
+void futexwakeup(uint32_t *addr, int32_t cnt);
+void usleep_ns(int64_t ns);
+void osyield(void);
+int32_t getproccount(void);
+void newosproc(void *(*start)(void *), void *arg);
+void minit_signals(m *mp);   /* per-thread alternate signal stack */
+void unminit_signals(m *mp);
+void initsig(void);                 /* process-wide SIGSEGV handler */
+uint32_t cheaprand(void);
+uint32_t cheaprandn(uint32_t n);
+
+/* ----------------------------------------------------------- asm_amd64.S */
+typedef struct gobuf {
+    uintptr_t sp;
+    uintptr_t pc;
+    uintptr_t bp;
+    uintptr_t regs[GOBUF_NREGS]; /* callee-saved registers */
+    uint32_t mxcsr;              /* SSE control/status: rounding, masks */
+    uint16_t fpucw;              /* x87 control word */
+} gobuf;
+
+_Noreturn void gogo(gobuf *buf);
+/* Saves the caller's context in *save, switches to stack sp and calls
+ * fn(arg) there; fn must not return. gogo(save) later returns from mcall. */
+void mcall_switch(gobuf *save, uintptr_t sp, void (*fn)(void *), void *arg);
+void gostart_trampoline(void);
+uintptr_t getcallersp(void);
+
+/* ----------------------------------------------------------------- G, M, P */
+enum gstatus {
+    _Gidle, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, _Gdead, _Gpreempted,
+};
+
+enum pstatus { _Pidle, _Prunning, _Psyscall, _Pgcstop, _Pdead };
+
+enum waitreason {
+    waitReasonZero,
+    waitReasonSemacquire,
+    waitReasonSyncWaitGroupWait,
+    waitReasonPreempted,
+    waitReasonStopTheWorld,
+    waitReasonCount,
+};
+extern const char *const waitReasonStrings[waitReasonCount];
+
+typedef struct stack {
+    uintptr_t lo; /* lowest usable byte; the guard page lies below */
+    uintptr_t hi; /* one past the top */
+} stack;
+
+struct g {
+    gobuf sched;
+    stack stack;
+    uintptr_t minsp;         /* lowest sp seen at a switch: how far the stack grew */
+    uint32_t atomicstatus;   /* enum gstatus, changed with casgstatus */
+    uint32_t preempt;        /* set by sysmon; honoured at runtime entries */
+    int64_t goid;
+    int64_t parentgoid;
+    m *m;                    /* the M running it, while it runs */
+    g *schedlink;            /* run queues and free lists */
+    g *alllink;
+    goro_fn fn;
+    void *arg;
+    void *param;             /* passed by the waker to a parked G */
+    uint8_t waitreason;
+    bool issystem;           /* runtime-internal: not counted */
+    char name[32];
+    void *tsan_fiber;
+    void *asan_fake_stack;
+};
+
+typedef struct gQueue { g *head, *tail; } gQueue;
+typedef struct gList { g *head; } gList;
+
+struct m {
+    int64_t id;
+    g *g0;                   /* scheduling goroutine: the thread's own stack */
+    g *curg;
+    p *p;
+    p *nextp;
+    p *oldp;
+    bool spinning;
+    bool blocked;
+    note park;
+    m *schedlink;
+    m *alllink;
+    uintptr_t g0sp;          /* where mcall starts its function on g0 */
+    uintptr_t g0stacklo, g0stacksize;
+    void *g0_asan_fake_stack;
+    void *sigaltstack_mem;
+};
+
+/* sysmon's view of a P: the last schedtick it saw and when. */
+typedef struct sysmontick {
+    uint32_t schedtick;
+    int64_t schedwhen;
+} sysmontick;
+
+#define RUNQ_SIZE 256
+
+struct p {
+    int32_t id;
+    uint32_t status;         /* enum pstatus */
+    p *link;                 /* idle list */
+    m *m;                    /* back-link to the M that owns it */
+    uint32_t schedtick;      /* incremented on every scheduler call not inheriting time */
+    uint32_t syscalltick;
+    sysmontick sysmontick;
+    int64_t goidcache, goidcacheend;
+    gList gFree;
+    int32_t gFreeN;
+    uint64_t nctxswitch;     /* owner-written, read by stats with relaxed loads */
+    uint64_t nsteal;
+    /* The run queue: written by the owner at the tail, consumed at the head
+     * by the owner and by stealers (see runq.c for the ordering argument). */
+    __attribute__((aligned(CACHE_LINE))) uint32_t runqhead;
+    uint32_t runqtail;
+    g *runnext;
+    g *runq[RUNQ_SIZE];
+} __attribute__((aligned(CACHE_LINE)));
+
+typedef struct schedt {
+    uint64_t goidgen;
+    uint32_t npidle;         /* atomic */
+    uint32_t nmspinning;     /* atomic */
+    uint32_t needspinning;   /* atomic */
+    uint32_t gcwaiting;      /* atomic: stop-the-world in progress */
+    __attribute__((aligned(CACHE_LINE))) mutex lock;
+    m *midle;
+    int32_t nmidle;
+    int32_t mnext;           /* number of Ms created, and the next M id */
+    int32_t maxmcount;
+    int32_t nmexited;
+    p *pidle;
+    gQueue runq;
+    int32_t runqsize;        /* written under lock, read racily with relaxed loads */
+    int32_t stopwait;
+    note stopnote;
+    uint32_t sysmonwait;     /* atomic */
+    note sysmonnote;
+    uint32_t exiting;        /* atomic: the main goroutine returned, Ms leave */
+    bool extern_callers;     /* a plain thread used the runtime: no checkdead */
+    note m0exitnote;
+    struct {
+        mutex lock;
+        gList stack;         /* dead Gs with a stack */
+        gList noStack;       /* dead Gs whose stack was freed */
+        int32_t n;
+    } gFree;
+    uint64_t npreempt;       /* atomic */
+} schedt;
+
+extern schedt sched;
+extern p **allp;
+extern int32_t gomaxprocs;      /* read with load_relaxed outside sched.lock */
+extern m *allm;
+extern m m0;
+
+/* Current goroutine. Never inlined: a goroutine may resume on another
+ * thread, so the thread pointer must be re-read after every switch. */
+g *getg(void);
+void setg(g *gp);
+
+/* ---------------------------------------------------------------- proc.c */
+void casgstatus(g *gp, uint32_t oldval, uint32_t newval);
+uint32_t readgstatus(g *gp);
+void gopark(bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
+void goready(g *gp);
+void mcall(void (*fn)(g *));
+void wakep(void);
+bool runtime_running(void);
+void allgs_foreach(void (*fn)(g *, void *), void *arg);
+void schedtrace(bool detailed);
+void gosched(void);
+
+/* ---------------------------------------------------------------- runq.c */
+void runqput(p *pp, g *gp, bool next);
+g *runqget(p *pp, bool *inheritTime);
+bool runqempty(p *pp);
+uint32_t runqlen(p *pp);
+g *runqsteal(p *pp, p *p2, bool stealRunNextG);
+void runqdrain(p *pp, gQueue *q);
+void gqueue_push(gQueue *q, g *gp);
+void gqueue_pushback_all(gQueue *q, gQueue *q2);
+g *gqueue_pop(gQueue *q);
+void glist_push(gList *l, g *gp);
+g *glist_pop(gList *l);
+void globrunqput(g *gp);
+void globrunqputbatch(gQueue *batch, int32_t n);
+g *globrunqget(p *pp, int32_t max);
+
+/* ---------------------------------------------------------------- stack.c */
+extern size_t default_stack_size;
+void stackinit(void);
+void stackfini(void);
+bool stackalloc(stack *s, size_t size);
+void stackfree(stack *s);
+void stack_release_excess(g *gp);
+size_t stack_round(size_t size);
+bool stack_guard_hit(uintptr_t addr);
+int64_t stack_bytes_reserved(void);
+int64_t stack_bytes_committed(void);
+
+/* ---------------------------------------------------------------- sema.c */
+void semacquire(uint32_t *addr);
+void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason);
+void semrelease(uint32_t *addr);
+void semrelease1(uint32_t *addr, bool handoff);
+
+/* ---------------------------------------------------------------- sysmon.c */
+void sysmon_start(void);
+void sysmon_stop(void);
+void sysmon_wake(void);
+
+/* ---------------------------------------------------------------- preempt.c */
+void preemptone(p *pp);
+void check_preempt(void);
+
+/* ---------------------------------------------------------------- runtime1.c */
+typedef struct dbgvars {
+    int32_t schedtrace;      /* ms; 0 off */
+    int32_t scheddetail;
+    int32_t asyncpreemptoff;
+} dbgvars;
+extern dbgvars debug;
+void parsedebugvars(void);
+
+/* ---------------------------------------------------------------- traceback.c */
+void dumpgoroutines(int fd);
+
+#endif /* GORO_RUNTIME_H */

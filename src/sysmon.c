@@ -1,0 +1,105 @@
+/*
+ * sysmon: a thread without a P that watches the Ps (Go's sysmon/retake).
+ * It wakes every 20 µs, backs off to 10 ms while nothing happens, and sleeps
+ * until woken while every P is idle, so an idle program costs no CPU. A
+ * goroutine that has run for 10 ms on one schedtick (a chain of runnext
+ * goroutines shares one) is asked to yield.
+ */
+#include "runtime.h"
+
+enum {
+    SYSMON_MIN_DELAY_NS = 20 * 1000,
+    SYSMON_MAX_DELAY_NS = 10 * 1000 * 1000,
+    SYSMON_IDLE_BEFORE_BACKOFF = 50,
+    FORCE_PREEMPT_NS = 10 * 1000 * 1000,
+};
+
+static pthread_t sysmon_thread;
+static uint32_t sysmon_stopping; /* atomic */
+
+/* Wakes a sysmon sleeping because every P was idle. */
+void sysmon_wake(void)
+{
+    if (cas_acqrel(&sched.sysmonwait, 1, 0))
+        notewakeup(&sched.sysmonnote);
+}
+
+/* Preempts goroutines that ran too long. The Ps are read without a lock:
+ * they are never freed, and allp only grows (see procresize). */
+static void retake(int64_t now)
+{
+    int32_t n = load_acquire(&gomaxprocs);
+    p **ps = load_acquire(&allp);
+    for (int32_t i = 0; i < n; i++) {
+        p *pp = ps[i];
+        sysmontick *pd = &pp->sysmontick;
+        if (load_relaxed(&pp->status) != _Prunning)
+            continue;
+        uint32_t t = load_relaxed(&pp->schedtick);
+        if (pd->schedtick != t) {
+            pd->schedtick = t;
+            pd->schedwhen = now;
+        } else if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
+            preemptone(pp);
+        }
+    }
+}
+
+/* Sleeps while the world is stopped or every P is idle; returns false if
+ * sysmon must exit. */
+static bool sysmon_idle_wait(void)
+{
+    lock(&sched.lock);
+    bool idle = load_relaxed(&sched.gcwaiting) ||
+                load_relaxed(&sched.npidle) == (uint32_t)load_relaxed(&gomaxprocs);
+    if (!idle || load_relaxed(&sysmon_stopping)) {
+        unlock(&sched.lock);
+        return !load_relaxed(&sysmon_stopping);
+    }
+    noteclear(&sched.sysmonnote);
+    store_relaxed(&sched.sysmonwait, 1);
+    unlock(&sched.lock);
+    notesleep(&sched.sysmonnote);
+    return !load_relaxed(&sysmon_stopping);
+}
+
+static void *sysmon(void *arg)
+{
+    (void)arg;
+    int64_t delay = SYSMON_MIN_DELAY_NS;
+    int idle = 0;
+    int64_t lasttrace = nanotime();
+    while (!load_relaxed(&sysmon_stopping)) {
+        if (idle == 0)
+            delay = SYSMON_MIN_DELAY_NS;
+        else if (idle > SYSMON_IDLE_BEFORE_BACKOFF)
+            delay = delay * 2 > SYSMON_MAX_DELAY_NS ? SYSMON_MAX_DELAY_NS : delay * 2;
+        usleep_ns(delay);
+        if (debug.schedtrace <= 0 && !sysmon_idle_wait())
+            break;
+        int64_t now = nanotime();
+        retake(now);
+        idle++; /* only syscall hand-offs reset the back-off (later issue) */
+        if (debug.schedtrace > 0 && now - lasttrace >= (int64_t)debug.schedtrace * 1000000) {
+            lasttrace = now;
+            schedtrace(debug.scheddetail > 0);
+        }
+    }
+    return NULL;
+}
+
+void sysmon_start(void)
+{
+    store_relaxed(&sysmon_stopping, 0);
+    if (pthread_create(&sysmon_thread, NULL, sysmon, NULL) != 0)
+        throw("sysmon: cannot create thread");
+}
+
+void sysmon_stop(void)
+{
+    store_relaxed(&sysmon_stopping, 1);
+    lock(&sched.lock);
+    sysmon_wake();
+    unlock(&sched.lock);
+    pthread_join(sysmon_thread, NULL);
+}

@@ -316,9 +316,19 @@ static p *releasep(void)
 
 static void mstart_common(m *mp);
 
+/* Thread start of every M but m0. mexit longjmps back here so that the
+ * thread returns normally (pthread_exit would unwind through g0 frames
+ * that mcall abandoned). mp may be freed as soon as sched.lock is dropped. */
 static void *mstart_thread(void *arg)
 {
-    mstart_common(arg);
+    m *mp = arg;
+    if (setjmp(mp->exitjmp) == 0)
+        mstart_common(mp);
+    lock(&sched.lock);
+    sched.nmexited++;
+    if (mcount() == 1)
+        notewakeup(&sched.m0exitnote);
+    unlock(&sched.lock);
     return NULL;
 }
 
@@ -1155,13 +1165,8 @@ static _Noreturn void mexit(m *mp)
         __atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
     }
     unminit_signals(mp);
-    lock(&sched.lock);
-    sched.nmexited++;
-    if (mcount() == 1)
-        notewakeup(&sched.m0exitnote);
-    unlock(&sched.lock);
     setg(NULL);
-    pthread_exit(NULL);
+    longjmp(mp->exitjmp, 1);
 }
 
 /* The main goroutine returned: every M leaves its scheduler loop. Running

@@ -22,6 +22,8 @@
 
 #include <stdlib.h>
 
+static void end_time_slice(void);
+
 static inline g *slot_load(p *pp, uint32_t i)
 {
     return load_relaxed(&pp->runq[i % RUNQ_SIZE]);
@@ -51,7 +53,19 @@ static bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t)
     lock(&sched.lock);
     globrunqputbatch(&q, (int32_t)n + 1);
     unlock(&sched.lock);
+    end_time_slice();
     return true;
+}
+
+/* A goroutine that overflows its P's queue has made more work than the P
+ * can hold. Go lets it carry on until sysmon preempts it (10 ms: ~10^5
+ * spawned goroutines whose stacks no longer fit any cache); goro ends its
+ * time slice here so that the queued goroutines run while still hot. */
+static void end_time_slice(void)
+{
+    g *self = getg();
+    if (self && self->goid > 0)
+        store_relaxed(&self->preempt, 1);
 }
 
 /* Puts gp on pp's local queue. next: put it in runnext, kicking the old

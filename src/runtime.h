@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -154,6 +155,7 @@ struct m {
     uintptr_t g0stacklo, g0stacksize;
     void *g0_asan_fake_stack;
     void *sigaltstack_mem;
+    jmp_buf exitjmp;         /* mexit unwinds to the thread's start */
 };
 
 /* sysmon's view of a P: the last schedtick it saw and when. */

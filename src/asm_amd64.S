@@ -9,9 +9,10 @@
  */
     .text
 
-/* void mcall_switch(gobuf *save, uintptr_t sp, void (*fn)(void *), void *arg)
+/* void mcall_switch(gobuf *save, uintptr_t sp, gobuf *(*fn)(void *), void *arg)
  * Saves the caller's context in *save so that gogo(save) returns from this
- * call, then runs fn(arg) on stack sp (the M's g0 stack). fn never returns. */
+ * call, runs fn(arg) on stack sp (the M's g0 stack) and jumps to the
+ * context fn returns. */
     .globl mcall_switch
     .type mcall_switch, @function
     .hidden mcall_switch
@@ -33,8 +34,8 @@ mcall_switch:
     xorl %ebp, %ebp             /* end of the frame chain on g0 */
     movq %rcx, %rdi
     call *%rdx
-    call mcall_returned         /* noreturn: a fatal error */
-    ud2
+    movq %rax, %rdi
+    jmp gogo
     .cfi_endproc
     .size mcall_switch, .-mcall_switch
 

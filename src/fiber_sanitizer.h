@@ -2,7 +2,8 @@
  * Teaching AddressSanitizer and ThreadSanitizer about stack switches.
  * Every switch is bracketed: fiber_switch_begin() right before the jump,
  * fiber_switch_end() first thing on the new stack. Without sanitizers these
- * compile to nothing.
+ * compile to nothing. Both are always inlined: a separate function would
+ * enter on one fiber and return on another, unbalancing TSan's shadow stack.
  */
 #ifndef GORO_FIBER_SANITIZER_H
 #define GORO_FIBER_SANITIZER_H
@@ -24,7 +25,7 @@
 
 /* fake_stack_save: where ASan keeps the leaving fiber's fake stack; NULL
  * when the leaving fiber's frames are dead for good (goroutine exit). */
-static inline void fiber_switch_begin(void **fake_stack_save, uintptr_t lo, uintptr_t size, void *tsan_fiber)
+static inline __attribute__((always_inline)) void fiber_switch_begin(void **fake_stack_save, uintptr_t lo, uintptr_t size, void *tsan_fiber)
 {
 #ifdef GORO_ASAN
     __sanitizer_start_switch_fiber(fake_stack_save, (const void *)lo, size);
@@ -38,7 +39,7 @@ static inline void fiber_switch_begin(void **fake_stack_save, uintptr_t lo, uint
 #endif
 }
 
-static inline void fiber_switch_end(void *fake_stack_save)
+static inline __attribute__((always_inline)) void fiber_switch_end(void *fake_stack_save)
 {
 #ifdef GORO_ASAN
     __sanitizer_finish_switch_fiber(fake_stack_save, NULL, NULL);
@@ -70,6 +71,18 @@ static inline void fiber_destroy(void *fiber)
 #ifdef GORO_TSAN
     if (fiber)
         __tsan_destroy_fiber(fiber);
+#else
+    (void)fiber;
+#endif
+}
+
+/* A dead goroutine's TSan fiber still holds the shadow frames it never
+ * returned from; its next life gets a fresh fiber. */
+static inline void fiber_recycle(void **fiber)
+{
+#ifdef GORO_TSAN
+    __tsan_destroy_fiber(*fiber);
+    *fiber = __tsan_create_fiber(0);
 #else
     (void)fiber;
 #endif

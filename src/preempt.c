@@ -11,10 +11,10 @@
  * freed while the runtime runs, and a spurious flag costs one yield. */
 void preemptone(p *pp)
 {
-    m *mp = load_relaxed(&pp->m);
+    m *mp = load_acquire(&pp->m);
     if (!mp)
         return;
-    g *gp = load_relaxed(&mp->curg);
+    g *gp = load_acquire(&mp->curg);
     if (!gp || gp == mp->g0)
         return;
     if (!load_relaxed(&gp->preempt)) {

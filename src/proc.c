@@ -82,7 +82,7 @@ __attribute__((noinline)) void setg(g *gp)
     tls_g = gp;
 }
 
-static _Noreturn void schedule(void);
+static g *schedule(void);
 static void checkdead(void);
 static _Noreturn void mexit(m *mp);
 
@@ -296,7 +296,7 @@ static void acquirep(p *pp)
     if (mp->p || pp->m || load_relaxed(&pp->status) != _Pidle)
         throwf("acquirep: invalid p state (p%d status %u)", pp->id, pp->status);
     mp->p = pp;
-    store_relaxed(&pp->m, mp);
+    store_release(&pp->m, mp); /* sysmon load-acquires it */
     store_relaxed(&pp->status, _Prunning);
 }
 
@@ -467,21 +467,29 @@ static void gcstopm(void)
 
 /* ------------------------------------------------------------ switching */
 
-typedef void (*mcallfn)(g *);
+typedef g *(*mcallfn)(g *);
 static __thread mcallfn tls_mcallfn;
 
-static void mcall_on_g0(void *arg)
+/* The last step on g0 before gogo: tell the sanitizers which stack comes
+ * next. Not instrumented by TSan: after the fiber switch no instrumented
+ * function may return on g0 (it would pop the new fiber's shadow stack). */
+__attribute__((no_sanitize_thread)) static gobuf *switch_to(m *mp, g *gp)
+{
+    fiber_switch_begin(&mp->g0_asan_fake_stack, gp->stack.lo, gp->stack.hi - gp->stack.lo, gp->tsan_fiber);
+    setg(gp);
+    return &gp->sched;
+}
+
+/* Runs on g0 at m->g0sp. The mcall function returns the next G to run and
+ * every C frame on g0 returns before the switch (asm_amd64.S calls gogo),
+ * so the sanitizers see balanced calls on every stack. */
+__attribute__((no_sanitize_thread)) static gobuf *mcall_on_g0(void *arg)
 {
     m *mp = ((g *)arg)->m;
     fiber_switch_end(mp->g0_asan_fake_stack);
     setg(mp->g0);
-    tls_mcallfn(arg);
-    throw("mcall: function returned");
-}
-
-void mcall_returned(void)
-{
-    throw("mcall: returned to the bottom of g0");
+    g *next = tls_mcallfn(arg);
+    return switch_to(mp, next);
 }
 
 static inline void mcall1(mcallfn fn, bool dying)
@@ -498,18 +506,19 @@ static inline void mcall1(mcallfn fn, bool dying)
     fiber_switch_end(gp->asan_fake_stack);
 }
 
-void mcall(void (*fn)(g *))
+void mcall(g *(*fn)(g *))
 {
     mcall1(fn, false);
 }
 
 /* Runs gp on the current M. inheritTime: gp shares the current time slice
  * (it came from runnext), so the schedtick sysmon watches does not move. */
-static _Noreturn void execute(g *gp, bool inheritTime)
+static g *execute(g *gp, bool inheritTime)
 {
     m *mp = getg()->m;
     p *pp = mp->p;
-    store_relaxed(&mp->curg, gp);
+    /* Release: sysmon load-acquires curg and then touches the G. */
+    store_release(&mp->curg, gp);
     gp->m = mp;
     casgstatus(gp, _Grunnable, _Grunning);
     store_relaxed(&gp->preempt, 0);
@@ -517,9 +526,7 @@ static _Noreturn void execute(g *gp, bool inheritTime)
     if (!inheritTime)
         store_relaxed(&pp->schedtick, pp->schedtick + 1);
     store_relaxed(&pp->nctxswitch, pp->nctxswitch + 1);
-    setg(gp);
-    fiber_switch_begin(&mp->g0_asan_fake_stack, gp->stack.lo, gp->stack.hi - gp->stack.lo, gp->tsan_fiber);
-    gogo(&gp->sched);
+    return gp;
 }
 
 /* First C code of every goroutine (called by gostart_trampoline). */
@@ -679,7 +686,8 @@ top:;
     goto top;
 }
 
-static _Noreturn void schedule(void)
+/* One round of the scheduler: returns the G to switch to. */
+static g *schedule(void)
 {
     m *mp = getg()->m;
     if (!mp->p)
@@ -688,7 +696,7 @@ static _Noreturn void schedule(void)
     g *gp = findRunnable(&inheritTime);
     if (mp->spinning)
         resetspinning(mp);
-    execute(gp, inheritTime);
+    return execute(gp, inheritTime);
 }
 
 /* ------------------------------------------------------------ park/ready */
@@ -696,7 +704,7 @@ static _Noreturn void schedule(void)
 static __thread bool (*tls_waitunlockf)(g *, void *);
 static __thread void *tls_waitlock;
 
-static void park_m(g *gp)
+static g *park_m(g *gp)
 {
     m *mp = getg()->m;
     casgstatus(gp, _Grunning, _Gwaiting);
@@ -706,9 +714,9 @@ static void park_m(g *gp)
     tls_waitunlockf = NULL;
     if (fn && !fn(gp, tls_waitlock)) {
         casgstatus(gp, _Gwaiting, _Grunnable);
-        execute(gp, true);
+        return execute(gp, true);
     }
-    schedule();
+    return schedule();
 }
 
 /* Parks the current goroutine; unlockf(gp, lock) runs on g0 once gp's
@@ -746,7 +754,7 @@ void goready(g *gp)
 }
 
 /* Gosched and preemption: the G goes to the global queue. */
-static void gosched_m(g *gp)
+static g *gosched_m(g *gp)
 {
     m *mp = getg()->m;
     casgstatus(gp, _Grunning, _Grunnable);
@@ -755,7 +763,7 @@ static void gosched_m(g *gp)
     lock(&sched.lock);
     globrunqput(gp);
     unlock(&sched.lock);
-    schedule();
+    return schedule();
 }
 
 void gosched(void)
@@ -765,7 +773,7 @@ void gosched(void)
 
 /* ------------------------------------------------------------ goexit */
 
-static void goexit0(g *gp)
+static g *goexit0(g *gp)
 {
     m *mp = getg()->m;
     casgstatus(gp, _Grunning, _Gdead);
@@ -777,8 +785,9 @@ static void goexit0(g *gp)
     gp->name[0] = 0;
     store_relaxed(&gp->preempt, 0);
     stack_release_excess(gp);
+    fiber_recycle(&gp->tsan_fiber);
     gfput(mp->p, gp);
-    schedule();
+    return schedule();
 }
 
 _Noreturn void goro_exit(void)
@@ -1145,7 +1154,8 @@ static void mstart_common(m *mp)
     }
     if (!mp->p)
         stopm();
-    schedule();
+    g *gp = schedule();
+    gogo(switch_to(mp, gp));
 }
 
 /* A non-main M leaves for good when the runtime exits. */
@@ -1171,7 +1181,7 @@ static _Noreturn void mexit(m *mp)
 
 /* The main goroutine returned: every M leaves its scheduler loop. Running
  * goroutines stop at their next runtime entry. */
-static void exit_m(g *gp)
+static g *exit_m(g *gp)
 {
     m *mp = getg()->m;
     casgstatus(gp, _Grunning, _Gdead);

@@ -87,9 +87,10 @@ typedef struct gobuf {
 } gobuf;
 
 _Noreturn void gogo(gobuf *buf);
-/* Saves the caller's context in *save, switches to stack sp and calls
- * fn(arg) there; fn must not return. gogo(save) later returns from mcall. */
-void mcall_switch(gobuf *save, uintptr_t sp, void (*fn)(void *), void *arg);
+/* Saves the caller's context in *save, switches to stack sp, calls
+ * fn(arg) there and jumps to the gobuf fn returns. gogo(save) later
+ * returns from mcall_switch. */
+void mcall_switch(gobuf *save, uintptr_t sp, gobuf *(*fn)(void *), void *arg);
 void gostart_trampoline(void);
 uintptr_t getcallersp(void);
 
@@ -234,7 +235,7 @@ void casgstatus(g *gp, uint32_t oldval, uint32_t newval);
 uint32_t readgstatus(g *gp);
 void gopark(bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
 void goready(g *gp);
-void mcall(void (*fn)(g *));
+void mcall(g *(*fn)(g *));
 void wakep(void);
 bool runtime_running(void);
 void allgs_foreach(void (*fn)(g *, void *), void *arg);

@@ -13,6 +13,16 @@
 #define DEFAULT_MXCSR 0x1F80u
 #define DEFAULT_FPUCW 0x037Fu
 
+/* Loads the thread-local tls_g (initial-exec model) in a way the compiler
+ * cannot cache across calls: after a stack switch the same code may run on
+ * another thread, whose %fs differs. */
+static inline void *arch_load_tls_g(void)
+{
+    void *v;
+    __asm__ __volatile__("movq tls_g@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0" : "=r"(v) : : "memory");
+    return v;
+}
+
 static inline void cpu_relax(void) { __asm__ __volatile__("pause" ::: "memory"); }
 
 #endif

@@ -68,19 +68,7 @@ static int64_t runtime_start;
 static uint32_t steal_coprimes[MAX_GOMAXPROCS];
 static uint32_t nsteal_coprimes;
 
-static __thread g *tls_g;
-
-__attribute__((noinline)) g *getg(void)
-{
-    g *gp = tls_g;
-    __asm__ __volatile__("" ::: "memory");
-    return gp;
-}
-
-__attribute__((noinline)) void setg(g *gp)
-{
-    tls_g = gp;
-}
+__thread g *tls_g;
 
 static g *schedule(void);
 static void checkdead(void);
@@ -757,13 +745,20 @@ void goready(g *gp)
 static g *gosched_m(g *gp)
 {
     m *mp = getg()->m;
+    p *pp = mp->p;
     casgstatus(gp, _Grunning, _Grunnable);
     store_relaxed(&mp->curg, NULL);
     gp->m = NULL;
     lock(&sched.lock);
     globrunqput(gp);
+    /* With nothing local, findRunnable would take the lock again to get
+     * the next G from the global queue: take it now. */
+    g *next = NULL;
+    if (!load_relaxed(&sched.gcwaiting) && !load_relaxed(&sched.exiting) &&
+        pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp))
+        next = globrunqget(pp, 0);
     unlock(&sched.lock);
-    return schedule();
+    return next ? execute(next, false) : schedule();
 }
 
 void gosched(void)

@@ -225,10 +225,18 @@ extern int32_t gomaxprocs;      /* read with load_relaxed outside sched.lock */
 extern m *allm;
 extern m m0;
 
-/* Current goroutine. Never inlined: a goroutine may resume on another
- * thread, so the thread pointer must be re-read after every switch. */
-g *getg(void);
-void setg(g *gp);
+/* Current goroutine. A goroutine may resume on another thread, so the
+ * thread-local slot must be re-read after every switch: the compiler may
+ * not cache it (arch_*.h reads it with a volatile asm). */
+extern __thread g *tls_g;
+static inline g *getg(void)
+{
+    return (g *)arch_load_tls_g();
+}
+static inline void setg(g *gp)
+{
+    tls_g = gp;
+}
 
 /* ---------------------------------------------------------------- proc.c */
 void casgstatus(g *gp, uint32_t oldval, uint32_t newval);

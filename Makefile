@@ -67,7 +67,7 @@ build/examples/%: examples/%.c build/libgoro.a
 examples: $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
 
 demo: build/examples/demo
-	GODEBUG=schedtrace=200 build/examples/demo
+	GODEBUG=schedtrace=1000 build/examples/demo
 
 bench: all
 	bash bench/run.sh

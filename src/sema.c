@@ -1,8 +1,11 @@
 /*
  * Go's runtime semaphore (sema.go): a counting semaphore on a uint32 with
- * goroutines parked in a hashed table of 251 wait roots. Each root keeps one
- * FIFO queue per address (a list of queue heads) under its lock; the
- * waiters' sudogs live on their own stacks, which stay put while parked.
+ * goroutines parked in a hashed table of 251 wait roots. Each root holds,
+ * under its lock, a treap (a binary search tree balanced by random
+ * priorities) keyed by address, so that thousands of distinct addresses
+ * hashing to one root stay O(log n); each tree node is the first waiter of
+ * a FIFO list for its address. The waiters' sudogs live on their own
+ * stacks, which stay put while they are parked.
  *
  * Lost wake-ups are excluded by a Dekker-style pair of seq-cst operations:
  * a waiter increments root.nwait and then re-tries the semaphore; a
@@ -11,20 +14,21 @@
  */
 #include "runtime.h"
 
-#define SEMTABSZ 251
+#define SEMTABSZ 4093
 
 typedef struct sudog {
     g *g;
     uint32_t *addr;
     struct sudog *waitlink;  /* next waiter on the same address */
-    struct sudog *waittail;  /* last waiter (valid in the queue head) */
-    struct sudog *nextaddr;  /* next queue head in this root */
+    struct sudog *waittail;  /* last waiter (valid in the tree node) */
+    struct sudog *left, *right;
+    uint32_t prio;           /* treap priority: a max-heap on it */
     uint32_t ticket;         /* 1: the releaser handed the semaphore over */
 } sudog;
 
 typedef struct semaRoot {
     mutex lock;
-    sudog *heads;
+    sudog *treap;
     uint32_t nwait;          /* atomic: waiters in this root */
 } __attribute__((aligned(CACHE_LINE))) semaRoot;
 
@@ -44,25 +48,93 @@ static bool cansemacquire(uint32_t *addr)
     return false;
 }
 
+/* The link that points at addr's tree node, or at the NULL where it
+ * would be inserted. */
+static sudog **treap_find(sudog **pp, uint32_t *addr)
+{
+    while (*pp && (*pp)->addr != addr)
+        pp = addr < (*pp)->addr ? &(*pp)->left : &(*pp)->right;
+    return pp;
+}
+
+static void rotate_right(sudog **pp)
+{
+    sudog *x = *pp, *l = x->left;
+    x->left = l->right;
+    l->right = x;
+    *pp = l;
+}
+
+static void rotate_left(sudog **pp)
+{
+    sudog *x = *pp, *r = x->right;
+    x->right = r->left;
+    r->left = x;
+    *pp = r;
+}
+
+/* Inserts s (an address not yet in the tree) and restores the heap order
+ * on the way back up. */
+static void treap_insert(sudog **pp, sudog *s)
+{
+    if (!*pp) {
+        *pp = s;
+        return;
+    }
+    if (s->addr < (*pp)->addr) {
+        treap_insert(&(*pp)->left, s);
+        if ((*pp)->left->prio > (*pp)->prio)
+            rotate_right(pp);
+    } else {
+        treap_insert(&(*pp)->right, s);
+        if ((*pp)->right->prio > (*pp)->prio)
+            rotate_left(pp);
+    }
+}
+
+/* Rotates the node *pp down to a leaf and cuts it off. */
+static void treap_remove(sudog **pp)
+{
+    sudog *n = *pp;
+    while (n->left || n->right) {
+        if (!n->right || (n->left && n->left->prio > n->right->prio)) {
+            rotate_right(pp);
+            pp = &(*pp)->right;
+        } else {
+            rotate_left(pp);
+            pp = &(*pp)->left;
+        }
+    }
+    *pp = NULL;
+}
+
+/* Puts s in the tree node's place (same links and priority). */
+static void treap_replace(sudog **pp, sudog *s)
+{
+    sudog *h = *pp;
+    s->left = h->left;
+    s->right = h->right;
+    s->prio = h->prio;
+    *pp = s;
+}
+
 /* Adds s to addr's queue: at the tail, or at the head when lifo (a waiter
  * that was woken and lost the race goes back to the front). */
 static void queue(semaRoot *root, uint32_t *addr, sudog *s, bool lifo)
 {
     s->addr = addr;
     s->waitlink = NULL;
-    sudog **pp = &root->heads;
-    while (*pp && (*pp)->addr != addr)
-        pp = &(*pp)->nextaddr;
+    s->left = s->right = NULL;
+    sudog **pp = treap_find(&root->treap, addr);
     sudog *h = *pp;
     if (!h) {
         s->waittail = s;
-        s->nextaddr = root->heads;
-        root->heads = s;
+        s->prio = cheaprand() | 1;
+        treap_insert(&root->treap, s);
     } else if (lifo) {
         s->waitlink = h;
         s->waittail = h->waittail;
-        s->nextaddr = h->nextaddr;
-        *pp = s;
+        treap_replace(pp, s);
     } else {
         h->waittail->waitlink = s;
         h->waittail = s;
@@ -72,19 +144,16 @@ static void queue(semaRoot *root, uint32_t *addr, sudog *s, bool lifo)
 /* Removes and returns the first waiter on addr, or NULL. */
 static sudog *dequeue(semaRoot *root, uint32_t *addr)
 {
-    sudog **pp = &root->heads;
-    while (*pp && (*pp)->addr != addr)
-        pp = &(*pp)->nextaddr;
+    sudog **pp = treap_find(&root->treap, addr);
     sudog *h = *pp;
     if (!h)
         return NULL;
     sudog *next = h->waitlink;
     if (next) {
         next->waittail = h->waittail;
-        next->nextaddr = h->nextaddr;
-        *pp = next;
+        treap_replace(pp, next);
     } else {
-        *pp = h->nextaddr;
+        treap_remove(pp);
     }
     return h;
 }

@@ -691,6 +691,17 @@ static g *schedule(void)
 
 static __thread bool (*tls_waitunlockf)(g *, void *);
 static __thread void *tls_waitlock;
+static __thread bool tls_parkpreempted;
+
+/* The time slice is over: the G in runnext must not inherit it, so it
+ * goes to the back of the local queue (a ping-pong pair readying each
+ * other through runnext would otherwise run forever). */
+static void expire_runnext(p *pp)
+{
+    g *next = load_relaxed(&pp->runnext);
+    if (next && cas_acqrel(&pp->runnext, next, NULL))
+        runqput(pp, next, false);
+}
 
 static g *park_m(g *gp)
 {
@@ -704,6 +715,8 @@ static g *park_m(g *gp)
         casgstatus(gp, _Gwaiting, _Grunnable);
         return execute(gp, true);
     }
+    if (tls_parkpreempted)
+        expire_runnext(mp->p);
     return schedule();
 }
 
@@ -715,7 +728,10 @@ void gopark(bool (*unlockf)(g *, void *), void *lockp, enum waitreason reason)
     g *gp = getg();
     if (!is_user_g(gp))
         throw("gopark: not on a goroutine");
-    store_relaxed(&gp->preempt, 0); /* parking yields anyway */
+    /* Parking yields anyway; a pending preemption request still ends the
+     * time slice for whoever would inherit it. */
+    tls_parkpreempted = load_relaxed(&gp->preempt) != 0;
+    store_relaxed(&gp->preempt, 0);
     gp->waitreason = (uint8_t)reason;
     tls_waitunlockf = unlockf;
     tls_waitlock = lockp;
@@ -739,6 +755,7 @@ void goready(g *gp)
         unlock(&sched.lock);
     }
     wakep();
+    check_preempt();
 }
 
 /* Gosched and preemption: the G goes to the global queue. */

@@ -693,14 +693,17 @@ static __thread bool (*tls_waitunlockf)(g *, void *);
 static __thread void *tls_waitlock;
 static __thread bool tls_parkpreempted;
 
-/* The time slice is over: the G in runnext must not inherit it, so it
- * goes to the back of the local queue (a ping-pong pair readying each
- * other through runnext would otherwise run forever). */
+/* The time slice is over: the G in runnext must not inherit it. It goes
+ * to the global queue, as a preempted G does, so that a ping-pong pair
+ * readying each other through runnext lets the global queue run too. */
 static void expire_runnext(p *pp)
 {
     g *next = load_relaxed(&pp->runnext);
-    if (next && cas_acqrel(&pp->runnext, next, NULL))
-        runqput(pp, next, false);
+    if (next && cas_acqrel(&pp->runnext, next, NULL)) {
+        lock(&sched.lock);
+        globrunqput(next);
+        unlock(&sched.lock);
+    }
 }
 
 static g *park_m(g *gp)

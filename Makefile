@@ -38,7 +38,7 @@ $(BUILD_$(1))/obj:
 	mkdir -p $$@
 $(BUILD_$(1))/libgoro-internal.a: $(patsubst src/%.c,$(BUILD_$(1))/obj/%.o,$(SRCS)) $(patsubst src/%.S,$(BUILD_$(1))/obj/%.o,$(ASMS))
 	rm -f $$@ && ar rcs $$@ $$^
-$(BUILD_$(1))/tests/%: tests/%.c tests/check.h $(BUILD_$(1))/libgoro-internal.a
+$(BUILD_$(1))/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD_$(1))/libgoro-internal.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $(CSTD) $(WARN) -g $$(CFLAGS_$(1)) $$(TESTDEF_$(1)) $(INC) $$< $(BUILD_$(1))/libgoro-internal.a -lpthread -o $$@
 test-$(1): $(addprefix $(BUILD_$(1))/tests/,$(TESTS))

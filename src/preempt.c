@@ -14,6 +14,7 @@ void preemptone(p *pp)
     m *mp = load_acquire(&pp->m);
     if (!mp)
         return;
+    store_relaxed(&pp->preempt, 1);
     g *gp = load_acquire(&mp->curg);
     if (!gp || gp == mp->g0)
         return;

@@ -511,8 +511,10 @@ static g *execute(g *gp, bool inheritTime)
     casgstatus(gp, _Grunnable, _Grunning);
     store_relaxed(&gp->preempt, 0);
     gp->waitreason = waitReasonZero;
-    if (!inheritTime)
+    if (!inheritTime) {
         store_relaxed(&pp->schedtick, pp->schedtick + 1);
+        store_relaxed(&pp->preempt, 0); /* a new time slice starts */
+    }
     store_relaxed(&pp->nctxswitch, pp->nctxswitch + 1);
     return gp;
 }
@@ -674,25 +676,6 @@ top:;
     goto top;
 }
 
-/* One round of the scheduler: returns the G to switch to. */
-static g *schedule(void)
-{
-    m *mp = getg()->m;
-    if (!mp->p)
-        throw("schedule: no p");
-    bool inheritTime;
-    g *gp = findRunnable(&inheritTime);
-    if (mp->spinning)
-        resetspinning(mp);
-    return execute(gp, inheritTime);
-}
-
-/* ------------------------------------------------------------ park/ready */
-
-static __thread bool (*tls_waitunlockf)(g *, void *);
-static __thread void *tls_waitlock;
-static __thread bool tls_parkpreempted;
-
 /* The time slice is over: the G in runnext must not inherit it. It goes
  * to the global queue, as a preempted G does, so that a ping-pong pair
  * readying each other through runnext lets the global queue run too. */
@@ -706,6 +689,30 @@ static void expire_runnext(p *pp)
     }
 }
 
+/* One round of the scheduler: returns the G to switch to. */
+static g *schedule(void)
+{
+    m *mp = getg()->m;
+    if (!mp->p)
+        throw("schedule: no p");
+    /* sysmon asked this P to end its time slice: even if the G it flagged
+     * parked before seeing the request, runnext does not inherit it. */
+    if (load_relaxed(&mp->p->preempt)) {
+        store_relaxed(&mp->p->preempt, 0);
+        expire_runnext(mp->p);
+    }
+    bool inheritTime;
+    g *gp = findRunnable(&inheritTime);
+    if (mp->spinning)
+        resetspinning(mp);
+    return execute(gp, inheritTime);
+}
+
+/* ------------------------------------------------------------ park/ready */
+
+static __thread bool (*tls_waitunlockf)(g *, void *);
+static __thread void *tls_waitlock;
+
 static g *park_m(g *gp)
 {
     m *mp = getg()->m;
@@ -718,8 +725,6 @@ static g *park_m(g *gp)
         casgstatus(gp, _Gwaiting, _Grunnable);
         return execute(gp, true);
     }
-    if (tls_parkpreempted)
-        expire_runnext(mp->p);
     return schedule();
 }
 
@@ -731,10 +736,7 @@ void gopark(bool (*unlockf)(g *, void *), void *lockp, enum waitreason reason)
     g *gp = getg();
     if (!is_user_g(gp))
         throw("gopark: not on a goroutine");
-    /* Parking yields anyway; a pending preemption request still ends the
-     * time slice for whoever would inherit it. */
-    tls_parkpreempted = load_relaxed(&gp->preempt) != 0;
-    store_relaxed(&gp->preempt, 0);
+    store_relaxed(&gp->preempt, 0); /* parking yields anyway */
     gp->waitreason = (uint8_t)reason;
     tls_waitunlockf = unlockf;
     tls_waitlock = lockp;

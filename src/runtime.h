@@ -173,6 +173,7 @@ struct p {
     p *link;                 /* idle list */
     m *m;                    /* back-link to the M that owns it */
     uint32_t schedtick;      /* incremented on every scheduler call not inheriting time */
+    uint32_t preempt;        /* atomic: sysmon ended this P's time slice */
     uint32_t syscalltick;
     sysmontick sysmontick;
     int64_t goidcache, goidcacheend;

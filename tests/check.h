@@ -5,16 +5,21 @@
  *   tap_plan(n)              prints "1..n"
  *   tap_ok(fmt, ...)         prints the next "ok N - ..."
  *   tap_diag(fmt, ...)       prints "# ..." (measured numbers; shown by prove -v)
- *   CHECK(cond, fmt, ...)    on failure prints "not ok N - file:line: ..." and
- *                            exits 1 (the remaining tests of the plan are then
+ *   CHECK(cond, fmt, ...)    on failure prints "not ok N - file:line: ..." (and
+ *                            "# FAILED ..." on stderr, which prove shows without
+ *                            -v) and exits 1 (the rest of the plan is then
  *                            missing, which prove also reports)
  *   SCALE(n)                 n, or n/10 (at least 1) with -DGORO_TEST_SANITIZER
+ *   SCALE_LIVE(n)            SCALE(n), capped at 2000 under TSan (live fibers)
  *
  * The watchdog is armed before main() runs: alarm(GORO_TEST_TIMEOUT seconds,
  * default 300, overridable by the environment variable of the same name).
  * When it fires it prints "not ok", asks the runtime for a goroutine dump
  * with SIGQUIT if the runtime has a SIGQUIT handler installed, and exits 1
- * (a hang fails, it never blocks CI).
+ * (a hang fails, it never blocks CI). A process so stuck that it cannot run
+ * a signal handler (a sanitizer runtime deadlocked on its own locks defers
+ * signals forever) is killed 30 s later by a watchdog process forked at
+ * start, which dies with the test (PR_SET_PDEATHSIG) and keeps only stderr.
  *
  * Everything here may be called from any thread or goroutine.
  */
@@ -24,11 +29,15 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +46,17 @@
 #else
 #define SCALE(n) (n)
 #endif
+
+/* ThreadSanitizer registers every goroutine's fiber as a thread and dies
+ * ("Thread limit (8128 threads) exceeded") beyond 8128 live ones. Tests
+ * that keep many goroutines alive at once size them with SCALE_LIVE: SCALE,
+ * capped at GORO_TEST_MAX_LIVE under TSan. */
+#if defined(__SANITIZE_THREAD__)
+#define GORO_TEST_MAX_LIVE 2000L /* and ~900 KB of RSS each */
+#else
+#define GORO_TEST_MAX_LIVE LONG_MAX
+#endif
+#define SCALE_LIVE(n) (SCALE(n) < GORO_TEST_MAX_LIVE ? SCALE(n) : GORO_TEST_MAX_LIVE)
 
 #ifndef GORO_TEST_TIMEOUT
 #define GORO_TEST_TIMEOUT 300
@@ -99,16 +119,32 @@ __attribute__((format(printf, 1, 2))) static inline void tap_diag(const char *fm
 }
 
 __attribute__((format(printf, 4, 5), noreturn, unused)) static void
-check_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+check_fail(const char *file, int line_no, const char *cond, const char *fmt, ...)
 {
     char prefix[1024];
     int n = __atomic_load_n(&check_tap_count, __ATOMIC_SEQ_CST) + 1;
-    snprintf(prefix, sizeof prefix, "not ok %d - %s:%d: CHECK(%s) failed: ", n, file, line, cond);
-    va_list ap;
+    snprintf(prefix, sizeof prefix, "not ok %d - %s:%d: CHECK(%s) failed: ", n, file, line_no, cond);
+    va_list ap, ap2;
     va_start(ap, fmt);
+    va_copy(ap2, ap);
     check_vprint(prefix, fmt, ap);
     va_end(ap);
-    fflush(stderr);
+    /* Again on stderr, which prove shows without -v. */
+    char line[1200];
+    int len = snprintf(line, sizeof line, "# FAILED %s:%d: CHECK(%s): ", file, line_no, cond);
+    if (len > 0 && (size_t)len < sizeof line) {
+        int m = vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap2);
+        if (m > 0)
+            len += m;
+    }
+    va_end(ap2);
+    if (len > (int)sizeof line - 2)
+        len = (int)sizeof line - 2;
+    if (len > 0) {
+        line[len++] = '\n';
+        fflush(stderr);
+        if (write(STDERR_FILENO, line, (size_t)len) < 0) {}
+    }
     /* _exit: other threads (Ms) may still run; atexit handlers must not. */
     _exit(1);
 }
@@ -134,7 +170,7 @@ __attribute__((unused)) static void check_watchdog_handler(int sig)
         /* Second alarm: the SIGQUIT dump did not end the process. */
         static const char msg[] = "# watchdog: no exit after SIGQUIT dump\n";
         if (write(STDOUT_FILENO, msg, sizeof msg - 1) < 0) {}
-        _exit(1);
+        syscall(SYS_exit_group, 1);
     }
     char buf[160];
     int n = __atomic_load_n(&check_tap_count, __ATOMIC_SEQ_CST) + 1;
@@ -164,7 +200,37 @@ __attribute__((unused)) static void check_watchdog_handler(int sig)
         kill(getpid(), SIGQUIT);
         return;
     }
-    _exit(1);
+    /* The raw system call: a sanitizer's _exit interceptor could block on
+     * the very lock a hung process holds. */
+    syscall(SYS_exit_group, 1);
+}
+
+/* Forked before main: kills the test with SIGKILL if it is still alive
+ * secs seconds later. */
+static void check_watchdog_process(unsigned secs)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return; /* the test itself (or fork failed: alarm() alone then) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        syscall(SYS_exit_group, 0);
+    /* Do not hold the TAP pipe open: prove waits for its end of file. */
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, STDIN_FILENO);
+        dup2(null, STDOUT_FILENO);
+    }
+    struct timespec ts = {(time_t)secs, 0};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    if (getppid() == parent) {
+        static const char msg[] = "# watchdog process: test still alive, killing it (SIGKILL)\n";
+        if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {}
+        kill(parent, SIGKILL);
+    }
+    syscall(SYS_exit_group, 0);
 }
 
 __attribute__((constructor)) static void check_watchdog_arm(void)
@@ -179,6 +245,7 @@ __attribute__((constructor)) static void check_watchdog_arm(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
     alarm(secs);
+    check_watchdog_process(secs + 30);
 }
 
 #endif /* GORO_TEST_CHECK_H */

@@ -89,7 +89,11 @@ static int main_fn(int argc, char **argv)
     tap_diag("GOMAXPROCS=%d numcpu=%d", procs, goro_numcpu());
 
     /* 1. 200k from one goroutine. */
+#if defined(__SANITIZE_THREAD__)
+    long n = SCALE(200000L) / 4; /* a TSan fiber costs ~350 us to create */
+#else
     long n = SCALE(200000L);
+#endif
     int64_t t0 = check_now_ns();
     CHECK(goro_waitgroup_add(&wg, n) == 0, "waitgroup_add(%ld)", n);
     int64_t last = 0;
@@ -126,8 +130,8 @@ static int main_fn(int argc, char **argv)
     tap_ok("%d goroutines each spawning %ld: counter exact", SPAWNERS, per_spawner);
 
     /* 3. Spawn tree. */
-    int depth = 0;
-    while ((2L << depth) <= SCALE(1L << 16))
+    int depth = 0; /* 2^depth leaves; all 2^(depth+1)-1 nodes may be alive at once */
+    while ((4L << depth) - 1 <= SCALE_LIVE(1L << 17))
         depth++;
     goro_waitgroup root = GORO_WAITGROUP_INIT;
     treearg ta = {depth, &root};

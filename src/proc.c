@@ -98,8 +98,10 @@ uint32_t readgstatus(g *gp)
     return load_acquire(&gp->atomicstatus);
 }
 
-/* The status acts as ownership of the G: the CAS makes every transition
- * explicit, and one from an unexpected state is a broken invariant. */
+/* The status acts as ownership of the G. The transitions that two threads
+ * could attempt at once -- running a runnable G, readying a waiting one --
+ * are CASes, so a double run or a double wake-up is a fatal error instead
+ * of silent corruption. */
 void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
 {
     uint32_t cur = oldval;
@@ -107,6 +109,21 @@ void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
                                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         throwf("casgstatus: goroutine %lld: bad transition %s -> %s (status is %s)", (long long)gp->goid,
                gstatus_name(oldval), gstatus_name(newval), gstatus_name(cur));
+}
+
+/* Transitions made by the one M that owns the G: out of _Grunning (only
+ * the M running it can leave that state) and out of _Gdead (a G taken off a
+ * free list). Any racing writer would have to CAS from a state it cannot
+ * see, so checking and then storing finds an illegal transition as surely
+ * as a CAS, without a locked instruction on every switch. Release: the
+ * next owner, which acquires the status, sees everything done before. */
+static void setgstatus_owned(g *gp, uint32_t oldval, uint32_t newval)
+{
+    uint32_t cur = load_relaxed(&gp->atomicstatus);
+    if (cur != oldval)
+        throwf("setgstatus: goroutine %lld: bad transition %s -> %s (status is %s)", (long long)gp->goid,
+               gstatus_name(oldval), gstatus_name(newval), gstatus_name(cur));
+    store_release(&gp->atomicstatus, newval);
 }
 
 /* ------------------------------------------------------------ allgs */
@@ -716,7 +733,7 @@ static __thread void *tls_waitlock;
 static g *park_m(g *gp)
 {
     m *mp = getg()->m;
-    casgstatus(gp, _Grunning, _Gwaiting);
+    setgstatus_owned(gp, _Grunning, _Gwaiting);
     store_relaxed(&mp->curg, NULL);
     gp->m = NULL;
     bool (*fn)(g *, void *) = tls_waitunlockf;
@@ -768,7 +785,7 @@ static g *gosched_m(g *gp)
 {
     m *mp = getg()->m;
     p *pp = mp->p;
-    casgstatus(gp, _Grunning, _Grunnable);
+    setgstatus_owned(gp, _Grunning, _Grunnable);
     store_relaxed(&mp->curg, NULL);
     gp->m = NULL;
     lock(&sched.lock);
@@ -793,7 +810,7 @@ void gosched(void)
 static g *goexit0(g *gp)
 {
     m *mp = getg()->m;
-    casgstatus(gp, _Grunning, _Gdead);
+    setgstatus_owned(gp, _Grunning, _Gdead);
     store_relaxed(&mp->curg, NULL);
     gp->m = NULL;
     gp->fn = NULL;
@@ -888,7 +905,7 @@ static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr)
     if (attr && attr->name)
         snprintf(gp->name, sizeof gp->name, "%s", attr->name);
     gp->goid = newgoid(pp);
-    casgstatus(gp, _Gdead, _Grunnable);
+    setgstatus_owned(gp, _Gdead, _Grunnable);
     int64_t goid = gp->goid; /* gp may run and die as soon as it is queued */
     if (pp) {
         runqput(pp, gp, true);
@@ -1201,7 +1218,7 @@ static _Noreturn void mexit(m *mp)
 static g *exit_m(g *gp)
 {
     m *mp = getg()->m;
-    casgstatus(gp, _Grunning, _Gdead);
+    setgstatus_owned(gp, _Grunning, _Gdead);
     store_relaxed(&mp->curg, NULL);
     lock(&sched.lock);
     store_relaxed(&sched.exiting, 1);

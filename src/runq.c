@@ -74,6 +74,13 @@ void runqput(p *pp, g *gp, bool next)
 {
     if (next) {
         g *old = load_relaxed(&pp->runnext);
+        if (!old) {
+            /* Only the owner makes runnext non-NULL (stealers only CAS it
+             * to NULL), so an empty runnext stays empty until we store:
+             * no locked instruction needed. Release publishes gp. */
+            store_release(&pp->runnext, gp);
+            return;
+        }
         while (!__atomic_compare_exchange_n(&pp->runnext, &old, gp, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
         }
         if (!old)

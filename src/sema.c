@@ -9,8 +9,10 @@
  *
  * Lost wake-ups are excluded by a Dekker-style pair of seq-cst operations:
  * a waiter increments root.nwait and then re-tries the semaphore; a
- * releaser increments the semaphore and then reads root.nwait. At least one
- * of them sees the other's write.
+ * releaser that saw no waiter increments the semaphore and then reads
+ * root.nwait again. At least one of them sees the other's write. nwait is
+ * only changed under the root's lock; decrements need no fence (a stale
+ * high value only sends a releaser to the lock).
  */
 #include "runtime.h"
 
@@ -23,7 +25,7 @@ typedef struct sudog {
     struct sudog *waittail;  /* last waiter (valid in the tree node) */
     struct sudog *left, *right;
     uint32_t prio;           /* treap priority: a max-heap on it */
-    uint32_t ticket;         /* 1: the releaser handed the semaphore over */
+    uint32_t ticket;         /* 1: the releaser handed a unit over */
 } sudog;
 
 typedef struct semaRoot {
@@ -173,9 +175,11 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
     sudog s = { .g = getg() };
     for (;;) {
         lock(&root->lock);
+        /* Seq-cst: the increment is ordered before the re-check below
+         * (Dekker with semrelease's increment of *addr, then load of nwait). */
         __atomic_add_fetch(&root->nwait, 1, __ATOMIC_SEQ_CST);
         if (cansemacquire(addr)) {
-            __atomic_sub_fetch(&root->nwait, 1, __ATOMIC_SEQ_CST);
+            store_relaxed(&root->nwait, root->nwait - 1); /* under the lock */
             unlock(&root->lock);
             return;
         }
@@ -192,32 +196,42 @@ void semacquire(uint32_t *addr)
     semacquire1(addr, false, waitReasonSemacquire);
 }
 
-/* handoff: give the semaphore straight to the woken waiter and yield to
- * it, so that a stream of new arrivals cannot starve it (sync.Mutex's
- * starvation mode uses this). */
+/* Releases one unit. With a waiter on addr the unit goes straight to it
+ * (its ticket), so the waiter needs no CAS on waking and a newcomer cannot
+ * take it in between. handoff: also yield to the woken waiter, so that a
+ * stream of arrivals cannot starve it (sync.Mutex's starvation mode). */
 void semrelease1(uint32_t *addr, bool handoff)
 {
     semaRoot *root = semroot(addr);
-    __atomic_add_fetch(addr, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&root->nwait, __ATOMIC_SEQ_CST) == 0)
-        return;
+    bool counted = false;
+    if (__atomic_load_n(&root->nwait, __ATOMIC_SEQ_CST) == 0) {
+        /* Nobody waits: count the unit, then look again for a waiter that
+         * queued meanwhile and may have missed it. */
+        __atomic_add_fetch(addr, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&root->nwait, __ATOMIC_SEQ_CST) == 0)
+            return;
+        counted = true;
+    }
     lock(&root->lock);
-    if (load_relaxed(&root->nwait) == 0) {
+    sudog *s = dequeue(root, addr);
+    if (!s) {
+        /* The waiters are on other addresses of this root: count the unit
+         * under the lock, so any later waiter on addr sees it. */
+        if (!counted)
+            __atomic_add_fetch(addr, 1, __ATOMIC_SEQ_CST);
         unlock(&root->lock);
         return;
     }
-    sudog *s = dequeue(root, addr);
-    if (s)
-        __atomic_sub_fetch(&root->nwait, 1, __ATOMIC_SEQ_CST);
+    store_relaxed(&root->nwait, root->nwait - 1); /* under the lock */
+    /* If we counted the unit, take it back for the waiter; if somebody
+     * took it first, the waiter wakes without a ticket and tries again. */
+    bool granted = !counted || cansemacquire(addr);
+    if (granted)
+        store_relaxed(&s->ticket, 1); /* goready publishes it to the waiter */
     unlock(&root->lock);
-    if (!s)
-        return;
-    bool handed = handoff && cansemacquire(addr);
-    if (handed)
-        store_release(&s->ticket, 1);
     /* s lives on the waiter's stack: do not touch it once it is ready. */
     goready(s->g);
-    if (handed)
+    if (handoff && granted)
         gosched();
 }
 

@@ -76,6 +76,17 @@ static inline void fiber_destroy(void *fiber)
 #endif
 }
 
+/* Threads a sanitizer runs for itself once the process has threads (TSan
+ * starts a background thread at the first pthread_create). */
+static inline int sanitizer_threads(void)
+{
+#ifdef GORO_TSAN
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 /* A dead goroutine's TSan fiber still holds the shadow frames it never
  * returned from; its next life gets a fresh fiber. */
 static inline void fiber_recycle(void **fiber)

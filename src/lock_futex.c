@@ -46,6 +46,29 @@ void unlock(mutex *l)
         futexwakeup(&l->key, 1);
 }
 
+/* A spin lock for critical sections of a few dozen instructions that never
+ * block (the semaphore roots). Its unlock is a plain release store, where
+ * the futex mutex needs a locked exchange to learn about sleepers: on the
+ * ping-pong path that is two locked instructions saved per switch. A waiter
+ * spins on a plain load (no cache-line ping-pong), and yields the CPU after
+ * a while so that a holder descheduled by the kernel can finish. */
+void spinlock(spinmutex *l)
+{
+    for (int spins = 0;; spins++) {
+        if (load_relaxed(&l->key) == 0 && __atomic_exchange_n(&l->key, 1, __ATOMIC_ACQUIRE) == 0)
+            return;
+        if (spins < ACTIVE_SPIN * ACTIVE_SPIN_CNT)
+            cpu_relax();
+        else
+            osyield();
+    }
+}
+
+void spinunlock(spinmutex *l)
+{
+    store_release(&l->key, 0);
+}
+
 /* note.key: 0 not yet woken, 1 woken. The release store in notewakeup pairs
  * with the acquire loads in notesleep: the sleeper sees what the waker did. */
 void noteclear(note *n)

@@ -111,6 +111,22 @@ int32_t getproccount(void)
     return n > 0 ? n : 1;
 }
 
+/* Threads in this process, from /proc/self/status (0 if unreadable). */
+int32_t osthreadcount(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    char *line = strstr(buf, "\nThreads:");
+    return line ? (int32_t)atoi(line + 9) : 0;
+}
+
 int goro_numcpu(void)
 {
     return getproccount();
@@ -172,6 +188,17 @@ static void sigsegv_handler(int sig, siginfo_t *info, void *ctx)
     signal(sig, SIG_DFL);
 }
 
+/* SIGQUIT: dump every goroutine and exit 2, as Go does. Best effort: the
+ * dump takes the allgs lock, so a quit that lands while the runtime holds
+ * it waits for it. */
+static void sigquit_handler(int sig)
+{
+    (void)sig;
+    write_stderr("SIGQUIT: quit\n\n");
+    dumpgoroutines(2);
+    _exit(2);
+}
+
 void initsig(void)
 {
     static bool installed;
@@ -185,6 +212,12 @@ void initsig(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &prev_segv);
     sigaction(SIGBUS, &sa, &prev_bus);
+    struct sigaction quit;
+    memset(&quit, 0, sizeof quit);
+    quit.sa_handler = sigquit_handler;
+    quit.sa_flags = SA_ONSTACK;
+    sigemptyset(&quit.sa_mask);
+    sigaction(SIGQUIT, &quit, NULL);
 }
 
 void minit_signals(m *mp)

@@ -21,7 +21,9 @@ _Noreturn void throwf(const char *fmt, ...)
         n = 0;
     if ((size_t)n >= sizeof buf)
         n = sizeof buf - 1;
-    dprintf(2, "fatal error: %.*s\n\n", n, buf);
+    (void)!write(2, "fatal error: ", 13);
+    (void)!write(2, buf, (size_t)n);
+    (void)!write(2, "\n\n", 2);
     dumpgoroutines(2);
     _exit(2);
 }

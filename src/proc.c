@@ -524,10 +524,10 @@ static g *execute(g *gp, bool inheritTime)
     p *pp = mp->p;
     /* Release: sysmon load-acquires curg and then touches the G. */
     store_release(&mp->curg, gp);
-    gp->m = mp;
+    store_relaxed(&gp->m, mp); /* dumps read it concurrently */
     casgstatus(gp, _Grunnable, _Grunning);
     store_relaxed(&gp->preempt, 0);
-    gp->waitreason = waitReasonZero;
+    store_relaxed(&gp->waitreason, waitReasonZero);
     if (!inheritTime) {
         store_relaxed(&pp->schedtick, pp->schedtick + 1);
         store_relaxed(&pp->preempt, 0); /* a new time slice starts */
@@ -735,7 +735,7 @@ static g *park_m(g *gp)
     m *mp = getg()->m;
     setgstatus_owned(gp, _Grunning, _Gwaiting);
     store_relaxed(&mp->curg, NULL);
-    gp->m = NULL;
+    store_relaxed(&gp->m, NULL);
     bool (*fn)(g *, void *) = tls_waitunlockf;
     tls_waitunlockf = NULL;
     if (fn && !fn(gp, tls_waitlock)) {
@@ -754,7 +754,7 @@ void gopark(bool (*unlockf)(g *, void *), void *lockp, enum waitreason reason)
     if (!is_user_g(gp))
         throw("gopark: not on a goroutine");
     store_relaxed(&gp->preempt, 0); /* parking yields anyway */
-    gp->waitreason = (uint8_t)reason;
+    store_relaxed(&gp->waitreason, (uint8_t)reason);
     tls_waitunlockf = unlockf;
     tls_waitlock = lockp;
     mcall(park_m);
@@ -773,7 +773,6 @@ void goready(g *gp)
     } else {
         lock(&sched.lock);
         globrunqput(gp);
-        sched.extern_callers = true;
         unlock(&sched.lock);
     }
     wakep();
@@ -787,7 +786,7 @@ static g *gosched_m(g *gp)
     p *pp = mp->p;
     setgstatus_owned(gp, _Grunning, _Grunnable);
     store_relaxed(&mp->curg, NULL);
-    gp->m = NULL;
+    store_relaxed(&gp->m, NULL);
     lock(&sched.lock);
     globrunqput(gp);
     /* With nothing local, findRunnable would take the lock again to get
@@ -812,11 +811,10 @@ static g *goexit0(g *gp)
     m *mp = getg()->m;
     setgstatus_owned(gp, _Grunning, _Gdead);
     store_relaxed(&mp->curg, NULL);
-    gp->m = NULL;
+    store_relaxed(&gp->m, NULL);
     gp->fn = NULL;
     gp->arg = NULL;
     gp->param = NULL;
-    gp->name[0] = 0;
     store_relaxed(&gp->preempt, 0);
     stack_release_excess(gp);
     fiber_recycle(&gp->tsan_fiber);
@@ -912,7 +910,6 @@ static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr)
     } else {
         lock(&sched.lock);
         globrunqput(gp);
-        sched.extern_callers = true;
         unlock(&sched.lock);
     }
     wakep();
@@ -976,13 +973,19 @@ static void count_g(g *gp, void *arg)
  * and nothing can ever wake a goroutine, the program is deadlocked. */
 static void checkdead(void)
 {
-    if (load_relaxed(&sched.exiting) || sched.extern_callers || load_relaxed(&sched.gcwaiting))
+    if (load_relaxed(&sched.exiting) || load_relaxed(&sched.gcwaiting))
         return;
     int32_t run = mcount() - sched.nmidle;
     if (run > 0)
         return;
     if (run < 0)
         throwf("checkdead: inconsistent counts: mcount=%d nmidle=%d", mcount(), sched.nmidle);
+    /* A thread that is not ours (started after goro_run) may still call
+     * goro_go or wake a goroutine: nothing is proven while one lives. The
+     * process's threads are the Ms, sysmon, those present at boot and
+     * the sanitizer's own. */
+    if (osthreadcount() > mcount() + 1 + sched.bootthreads - 1 + sanitizer_threads())
+        return;
     deadcount c = { 0, 0 };
     allgs_foreach(count_g, &c);
     if (c.running > 0)
@@ -1296,6 +1299,7 @@ static void schedinit(void)
     memset(&sched, 0, sizeof sched);
     memset(&m0, 0, sizeof m0);
     sched.maxmcount = MAX_MCOUNT;
+    sched.bootthreads = osthreadcount();
     worldsema = 1;
     runtime_start = nanotime();
     parsedebugvars();
@@ -1396,8 +1400,9 @@ static void detail_g(g *gp, void *arg)
     if (s == _Gdead)
         return;
     m *mp = load_relaxed(&gp->m);
+    uint8_t why = load_relaxed(&gp->waitreason);
     tb_printf(tb, "  G%lld: status=%u(%s) m=%lld\n", (long long)gp->goid, s,
-              waitReasonStrings[gp->waitreason < waitReasonCount ? gp->waitreason : 0],
+              waitReasonStrings[why < waitReasonCount ? why : 0],
               mp ? (long long)mp->id : -1LL);
 }
 

@@ -53,6 +53,12 @@ typedef struct mutex {
 void lock(mutex *l);
 void unlock(mutex *l);
 
+typedef struct spinmutex {
+    uint32_t key; /* 0 unlocked, 1 locked */
+} spinmutex;
+void spinlock(spinmutex *l);
+void spinunlock(spinmutex *l);
+
 /* One-shot sleep/wake-up (Go's note): cleared by its owner, woken once. */
 typedef struct note {
     uint32_t key;
@@ -69,6 +75,7 @@ void futexwakeup(uint32_t *addr, int32_t cnt);
 void usleep_ns(int64_t ns);
 void osyield(void);
 int32_t getproccount(void);
+int32_t osthreadcount(void);
 void newosproc(void *(*start)(void *), void *arg);
 void minit_signals(m *mp);   /* per-thread alternate signal stack */
 void unminit_signals(m *mp);
@@ -209,7 +216,7 @@ typedef struct schedt {
     uint32_t sysmonwait;     /* atomic */
     note sysmonnote;
     uint32_t exiting;        /* atomic: the main goroutine returned, Ms leave */
-    bool extern_callers;     /* a plain thread used the runtime: no checkdead */
+    int32_t bootthreads;     /* OS threads in the process when goro_run began */
     note m0exitnote;
     struct {
         mutex lock;

@@ -29,7 +29,7 @@ typedef struct sudog {
 } sudog;
 
 typedef struct semaRoot {
-    mutex lock;
+    spinmutex lock;
     sudog *treap;
     uint32_t nwait;          /* atomic: waiters in this root */
 } __attribute__((aligned(CACHE_LINE))) semaRoot;
@@ -163,7 +163,7 @@ static sudog *dequeue(semaRoot *root, uint32_t *addr)
 static bool unlock_root(g *gp, void *l)
 {
     (void)gp;
-    unlock(l);
+    spinunlock(l);
     return true;
 }
 
@@ -174,13 +174,13 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
     semaRoot *root = semroot(addr);
     sudog s = { .g = getg() };
     for (;;) {
-        lock(&root->lock);
+        spinlock(&root->lock);
         /* Seq-cst: the increment is ordered before the re-check below
          * (Dekker with semrelease's increment of *addr, then load of nwait). */
         __atomic_add_fetch(&root->nwait, 1, __ATOMIC_SEQ_CST);
         if (cansemacquire(addr)) {
             store_relaxed(&root->nwait, root->nwait - 1); /* under the lock */
-            unlock(&root->lock);
+            spinunlock(&root->lock);
             return;
         }
         queue(root, addr, &s, lifo);
@@ -212,14 +212,14 @@ void semrelease1(uint32_t *addr, bool handoff)
             return;
         counted = true;
     }
-    lock(&root->lock);
+    spinlock(&root->lock);
     sudog *s = dequeue(root, addr);
     if (!s) {
         /* The waiters are on other addresses of this root: count the unit
          * under the lock, so any later waiter on addr sees it. */
         if (!counted)
             __atomic_add_fetch(addr, 1, __ATOMIC_SEQ_CST);
-        unlock(&root->lock);
+        spinunlock(&root->lock);
         return;
     }
     store_relaxed(&root->nwait, root->nwait - 1); /* under the lock */
@@ -228,7 +228,7 @@ void semrelease1(uint32_t *addr, bool handoff)
     bool granted = !counted || cansemacquire(addr);
     if (granted)
         store_relaxed(&s->ticket, 1); /* goready publishes it to the waiter */
-    unlock(&root->lock);
+    spinunlock(&root->lock);
     /* s lives on the waiter's stack: do not touch it once it is ready. */
     goready(s->g);
     if (handoff && granted)

@@ -22,19 +22,30 @@ static const char *gstate(uint32_t s)
     }
 }
 
+/* Formats into a stack buffer and writes it: dumps also run from the
+ * SIGQUIT handler and from fatal errors, where stdio may not be used. */
 static void dump_one(g *gp, void *arg)
 {
     int fd = *(int *)arg;
     uint32_t s = readgstatus(gp);
     if (s == _Gdead || gp->issystem)
         return;
-    const char *why = s == _Gwaiting && gp->waitreason < waitReasonCount ? waitReasonStrings[gp->waitreason] : "";
-    dprintf(fd, "goroutine %lld [%s]:\n", (long long)gp->goid, *why ? why : gstate(s));
+    uint8_t reason = load_relaxed(&gp->waitreason);
+    const char *why = s == _Gwaiting && reason < waitReasonCount ? waitReasonStrings[reason] : "";
+    char buf[256];
+    int n = snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n", (long long)gp->goid, *why ? why : gstate(s));
     if (gp->name[0])
-        dprintf(fd, "\tname: %s\n", gp->name);
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "\tname: %.32s\n", gp->name);
     if (gp->parentgoid > 0)
-        dprintf(fd, "created by goroutine %lld\n", (long long)gp->parentgoid);
-    dprintf(fd, "\n");
+        n += snprintf(buf + n, sizeof buf - (size_t)n, "created by goroutine %lld\n", (long long)gp->parentgoid);
+    n += snprintf(buf + n, sizeof buf - (size_t)n, "\n");
+    for (const char *p = buf; n > 0;) {
+        ssize_t w = write(fd, p, (size_t)n);
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (int)w;
+    }
 }
 
 void dumpgoroutines(int fd)

@@ -76,6 +76,17 @@ static inline void fiber_destroy(void *fiber)
 #endif
 }
 
+/* Memory about to be unmapped: ASan's shadow outlives the mapping, and a
+ * later mapping at the same address would inherit stale stack poison. */
+static inline void sanitizer_unpoison(uintptr_t addr, size_t len)
+{
+#ifdef GORO_ASAN
+    __asan_unpoison_memory_region((void *)addr, len);
+#else
+    (void)addr, (void)len;
+#endif
+}
+
 /* Threads a sanitizer runs for itself once the process has threads (TSan
  * starts a background thread at the first pthread_create). */
 static inline int sanitizer_threads(void)

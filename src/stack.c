@@ -14,6 +14,8 @@
  */
 #include "runtime.h"
 
+#include "fiber_sanitizer.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +230,7 @@ void stackfini(void)
     store_release(&arenas, NULL);
     while (a) {
         stackarena *next = a->link;
+        sanitizer_unpoison(a->base, a->next - a->base);
         munmap((void *)a->base, a->end - a->base);
         free(a);
         a = next;

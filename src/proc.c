@@ -760,14 +760,11 @@ void gopark(bool (*unlockf)(g *, void *), void *lockp, enum waitreason reason)
     mcall(park_m);
 }
 
-/* Makes gp runnable: into the waker's runnext (it inherits the time slice,
- * so a ping-pong pair stays on one P), or onto the global queue when the
- * waker is a plain thread. */
-void goready(g *gp)
+/* Queues a runnable G where the current thread puts new work: its P's
+ * runnext (the old runnext moves to the tail), or the global queue when
+ * it has no P (a plain thread). Then makes sure some M will look. */
+static void queue_runnable(p *pp, g *gp)
 {
-    casgstatus(gp, _Gwaiting, _Grunnable);
-    g *self = getg();
-    p *pp = self && self->m ? self->m->p : NULL;
     if (pp) {
         runqput(pp, gp, true);
     } else {
@@ -776,6 +773,16 @@ void goready(g *gp)
         unlock(&sched.lock);
     }
     wakep();
+}
+
+/* Makes gp runnable: into the waker's runnext (it inherits the time slice,
+ * so a ping-pong pair stays on one P), or onto the global queue when the
+ * waker is a plain thread. */
+void goready(g *gp)
+{
+    casgstatus(gp, _Gwaiting, _Grunnable);
+    g *self = getg();
+    queue_runnable(self && self->m ? self->m->p : NULL, gp);
     check_preempt();
 }
 
@@ -905,14 +912,7 @@ static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr)
     gp->goid = newgoid(pp);
     setgstatus_owned(gp, _Gdead, _Grunnable);
     int64_t goid = gp->goid; /* gp may run and die as soon as it is queued */
-    if (pp) {
-        runqput(pp, gp, true);
-    } else {
-        lock(&sched.lock);
-        globrunqput(gp);
-        unlock(&sched.lock);
-    }
-    wakep();
+    queue_runnable(pp, gp);
     return goid;
 }
 

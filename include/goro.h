@@ -43,6 +43,32 @@ int     goro_numgoroutine(void);
 int     goro_numcpu(void);
 void    goro_preempt_point(void);
 
+/* ---- Channels and select ---- */
+
+typedef struct goro_chan goro_chan;
+
+goro_chan *goro_chan_make(size_t elem_size, size_t cap); /* NULL+EINVAL on elem_size*cap overflow; elem_size 0 allowed */
+int    goro_chan_send(goro_chan *c, const void *elem);   /* 0 sent; -EPIPE closed; -EINVAL c NULL */
+int    goro_chan_recv(goro_chan *c, void *elem);         /* 1 received; 0 closed and drained; elem may be NULL */
+int    goro_chan_trysend(goro_chan *c, const void *elem);/* 0, -EAGAIN would block, -EPIPE closed */
+int    goro_chan_tryrecv(goro_chan *c, void *elem);      /* 1, 0 closed and drained, -EAGAIN would block */
+int    goro_chan_close(goro_chan *c);                    /* 0; -EPIPE already closed; wakes every waiter */
+size_t goro_chan_len(const goro_chan *c);
+size_t goro_chan_cap(const goro_chan *c);
+int    goro_chan_free(goro_chan *c);                     /* 0; -EBUSY while goroutines wait on it (nothing freed) */
+
+enum { GORO_RECV = 1, GORO_SEND = 2 };
+typedef struct goro_case {
+    goro_chan *chan;  /* NULL: never ready (Go's nil channel) */
+    int dir;          /* GORO_RECV or GORO_SEND */
+    void *elem;       /* SEND: value to send; RECV: where to store it (may be NULL) */
+    int ok;           /* out: 1 value moved; 0 channel closed (for SEND: nothing was sent) */
+} goro_case;
+
+/* Index of the case that proceeded (uniformly random among the ready ones);
+ * timeout_ns 0: -EAGAIN when none is ready, > 0: -ETIMEDOUT, < 0: forever. */
+int goro_select(goro_case *cases, size_t n, int64_t timeout_ns);
+
 /* ---- Synchronisation (statically initialisable, no free needed) ---- */
 
 /* Go's sync.WaitGroup: state = counter << 32 | waiters, sema parks waiters. */
@@ -60,6 +86,13 @@ void goro_waitgroup_wait(goro_waitgroup *wg);
 /* ---- Time ---- */
 
 int64_t goro_now(void);                     /* monotonic nanoseconds */
+int     goro_sleep(int64_t ns);             /* 0; parks the goroutine (not the thread) for at least ns */
+
+typedef struct goro_timer goro_timer;
+goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg); /* fn runs in its own goroutine */
+int goro_timer_stop(goro_timer *t);         /* 1 stopped before firing, 0 already fired or stopped */
+int goro_timer_reset(goro_timer *t, int64_t delay_ns); /* 1 if it was active, 0 if not (Go's Reset) */
+int goro_timer_free(goro_timer *t);         /* 0; stops it, then frees it */
 
 /* ---- Observability ---- */
 

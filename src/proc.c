@@ -39,6 +39,7 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonZero] = "",
     [waitReasonSemacquire] = "semacquire",
     [waitReasonSyncWaitGroupWait] = "sync.WaitGroup.Wait",
+    [waitReasonSleep] = "sleep",
     [waitReasonPreempted] = "preempted",
     [waitReasonStopTheWorld] = "stopping the world",
 };
@@ -49,7 +50,7 @@ int32_t gomaxprocs;
 m *allm;
 m m0;
 
-static int32_t allplen;            /* Ps ever created (allp capacity in use) */
+int32_t allplen;                   /* Ps ever created (allp capacity in use) */
 static p ***retired_allp;          /* old allp arrays: read lock-free by sysmon, freed at exit */
 static int32_t nretired;
 static mutex allglock;
@@ -391,6 +392,72 @@ static void stopm(void)
     mp->nextp = NULL;
 }
 
+/* Like stopm, but wakes up by itself at deadline (the earliest timer).
+ * Returns false when it timed out without being handed a P. */
+static bool stopm_until(int64_t deadline)
+{
+    m *mp = getg()->m;
+    lock(&sched.lock);
+    if (load_relaxed(&sched.exiting)) {
+        unlock(&sched.lock);
+        mexit(mp);
+    }
+    mp->sleepuntil = deadline;
+    mput(mp);
+    unlock(&sched.lock);
+    int64_t ns = deadline - nanotime();
+    if (ns < 0)
+        ns = 0;
+    if (!notetsleep(&mp->park, ns)) {
+        /* Timed out. Unless startm took us off the idle list meanwhile
+         * (its wake-up is then on its way), leave the list ourselves. */
+        lock(&sched.lock);
+        bool listed = false;
+        for (m **l = &sched.midle; *l; l = &(*l)->schedlink) {
+            if (*l == mp) {
+                *l = mp->schedlink;
+                sched.nmidle--;
+                listed = true;
+                break;
+            }
+        }
+        mp->sleepuntil = 0;
+        unlock(&sched.lock);
+        if (listed)
+            return false;
+        notesleep(&mp->park);
+    }
+    noteclear(&mp->park);
+    lock(&sched.lock);
+    mp->sleepuntil = 0;
+    unlock(&sched.lock);
+    if (!mp->nextp) {
+        if (!load_relaxed(&sched.exiting))
+            throw("stopm_until: woken without a P");
+        mexit(mp);
+    }
+    acquirep(mp->nextp);
+    mp->nextp = NULL;
+    return true;
+}
+
+/* A timer due at when was added. Busy Ps run their timers when they
+ * schedule; an idle M sleeping until no later than when will run it. If
+ * neither, start an M to re-plan its sleep. */
+void wake_for_timer(int64_t when)
+{
+    if (load_relaxed(&sched.npidle) == 0 || load_relaxed(&sched.nmspinning) != 0)
+        return;
+    lock(&sched.lock);
+    bool covered = false;
+    for (m *mp = sched.midle; mp; mp = mp->schedlink)
+        if (mp->sleepuntil != 0 && mp->sleepuntil <= when)
+            covered = true;
+    unlock(&sched.lock);
+    if (!covered)
+        wakep();
+}
+
 /* Runs pp (or an idle P when pp is NULL) on an idle or new M. spinning:
  * the caller has already counted the M in nmspinning. */
 static void startm(p *pp, bool spinning)
@@ -577,7 +644,17 @@ static g *stealWork(p *pp)
             if (load_relaxed(&sched.gcwaiting) || load_relaxed(&sched.exiting))
                 return NULL;
             p *p2 = ps[pos];
-            if (p2 == pp || load_relaxed(&p2->status) == _Pidle)
+            if (p2 == pp)
+                continue;
+            if (stealRunNextG && load_relaxed(&p2->timers.first) != 0) {
+                /* Run another P's due timers: what they ready lands here. */
+                checkTimers(p2, nanotime());
+                bool inherit;
+                g *gp = runqget(pp, &inherit);
+                if (gp)
+                    return gp;
+            }
+            if (load_relaxed(&p2->status) == _Pidle)
                 continue;
             g *gp = runqsteal(pp, p2, stealRunNextG);
             if (gp) {
@@ -619,6 +696,8 @@ top:;
         goto top;
     }
     *inheritTime = false;
+    if (load_relaxed(&pp->timers.first) != 0)
+        checkTimers(pp, nanotime());
     /* Fairness: now and then the global queue goes first, so two
      * goroutines respawning each other locally cannot starve it. */
     if (pp->schedtick % SCHED_GLOBAL_EVERY == 0 && load_relaxed(&sched.runqsize) > 0) {
@@ -689,7 +768,19 @@ top:;
             goto top;
         }
     }
-    stopm();
+    /* Sleep until the earliest timer of any P, then run it with any idle P. */
+    int64_t pollUntil = timeSleepUntil();
+    if (pollUntil == 0) {
+        stopm();
+    } else if (!stopm_until(pollUntil)) {
+        lock(&sched.lock);
+        pp = pidleget();
+        unlock(&sched.lock);
+        if (pp)
+            acquirep(pp);
+        else
+            stopm(); /* every P is busy: their Ms run the timers */
+    }
     goto top;
 }
 
@@ -986,6 +1077,8 @@ static void checkdead(void)
      * the sanitizer's own. */
     if (osthreadcount() > mcount() + 1 + sched.bootthreads - 1 + sanitizer_threads())
         return;
+    if (load_relaxed(&sched.ntimers) > 0)
+        return; /* a timer will wake somebody */
     deadcount c = { 0, 0 };
     allgs_foreach(count_g, &c);
     if (c.running > 0)
@@ -1027,6 +1120,13 @@ static void destroyp(p *pp)
     }
     store_relaxed(&pp->gFreeN, 0);
     unlock(&sched.gFree.lock);
+    /* Its timers go to P0 (which survives every resize). Plain threads may
+     * stop timers meanwhile: hold both heaps' locks. */
+    lock(&pp->timers.lock);
+    lock(&allp[0]->timers.lock);
+    moveTimers(pp, allp[0]);
+    unlock(&allp[0]->timers.lock);
+    unlock(&pp->timers.lock);
     store_relaxed(&pp->status, _Pdead);
 }
 
@@ -1257,8 +1357,10 @@ static void runtime_teardown(void)
     }
     allgs = NULL;
     allglen = 0;
-    for (int32_t i = 0; i < allplen; i++)
+    for (int32_t i = 0; i < allplen; i++) {
+        free(allp[i]->timers.heap);
         free(allp[i]);
+    }
     free(allp);
     for (int32_t i = 0; i < nretired; i++)
         free(retired_allp[i]);

@@ -112,6 +112,7 @@ enum waitreason {
     waitReasonZero,
     waitReasonSemacquire,
     waitReasonSyncWaitGroupWait,
+    waitReasonSleep,
     waitReasonPreempted,
     waitReasonStopTheWorld,
     waitReasonCount,
@@ -164,6 +165,20 @@ struct m {
     void *g0_asan_fake_stack;
     void *sigaltstack_mem;
     jmp_buf exitjmp;         /* mexit unwinds to the thread's start */
+    int64_t sleepuntil;      /* idle with a timeout until then (under sched.lock) */
+};
+
+/* A timer (time.c). state says who owns it; see time.c. */
+enum { TIMER_IDLE, TIMER_INHEAP, TIMER_RUNNING, TIMER_STOPPING };
+typedef struct timer timer;
+struct timer {
+    int64_t when;
+    int64_t period;                 /* > 0: rearm every period ns */
+    void (*f)(timer *t, int64_t now); /* runs on an M without locks; must not block */
+    void *arg;
+    p *pp;                          /* heap it is in (atomic), NULL if none */
+    int32_t idx;                    /* index in that heap */
+    uint32_t state;                 /* atomic */
 };
 
 /* sysmon's view of a P: the last schedtick it saw and when. */
@@ -186,6 +201,12 @@ struct p {
     int64_t goidcache, goidcacheend;
     gList gFree;
     int32_t gFreeN;
+    struct {
+        mutex lock;
+        timer **heap;        /* 4-ary min-heap on when */
+        int32_t n, cap;
+        int64_t first;       /* atomic: heap[0]->when, 0 when empty */
+    } timers;
     uint64_t nctxswitch;     /* owner-written, read by stats with relaxed loads */
     uint64_t nsteal;
     /* The run queue: written by the owner at the tail, consumed at the head
@@ -225,6 +246,7 @@ typedef struct schedt {
         int32_t n;
     } gFree;
     uint64_t npreempt;       /* atomic */
+    int64_t ntimers;         /* atomic: timers in heaps */
 } schedt;
 
 extern schedt sched;
@@ -232,6 +254,7 @@ extern p **allp;
 extern int32_t gomaxprocs;      /* read with load_relaxed outside sched.lock */
 extern m *allm;
 extern m m0;
+extern int32_t allplen;
 
 /* Current goroutine. A goroutine may resume on another thread, so the
  * thread-local slot must be re-read after every switch: the compiler may
@@ -291,6 +314,12 @@ void semacquire(uint32_t *addr);
 void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason);
 void semrelease(uint32_t *addr);
 void semrelease1(uint32_t *addr, bool handoff);
+
+/* ---------------------------------------------------------------- time.c */
+void checkTimers(p *pp, int64_t now);
+int64_t timeSleepUntil(void);
+void moveTimers(p *dead, p *pp);
+void wake_for_timer(int64_t when);
 
 /* ---------------------------------------------------------------- sysmon.c */
 void sysmon_start(void);

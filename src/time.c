@@ -1,0 +1,316 @@
+/*
+ * Timers (Go's time.go): each P keeps a 4-ary min-heap of timers ordered
+ * by when, under the P's timers lock. Expired timers run from the
+ * scheduler (checkTimers in findRunnable, and for other Ps in the last
+ * stealing round); an M with nothing to do sleeps until the earliest timer
+ * of any P, and adding an earlier timer wakes an M to re-plan.
+ *
+ * A timer's state word says who owns it: in a heap (removal needs that
+ * P's lock), running its function (owned by the M that took it out of the
+ * heap), or idle. Stop and reset race with firing only through CASes on
+ * that word.
+ */
+#include "runtime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+enum { HEAP_ARITY = 4 };
+
+/* ---------------------------------------------------------- 4-ary heap
+ * All with pp->timers.lock held. */
+
+static void heap_set(p *pp, int32_t i, timer *t)
+{
+    pp->timers.heap[i] = t;
+    t->idx = i;
+}
+
+static void sift_up(p *pp, int32_t i)
+{
+    timer *t = pp->timers.heap[i];
+    while (i > 0) {
+        int32_t parent = (i - 1) / HEAP_ARITY;
+        if (pp->timers.heap[parent]->when <= t->when)
+            break;
+        heap_set(pp, i, pp->timers.heap[parent]);
+        i = parent;
+    }
+    heap_set(pp, i, t);
+}
+
+static void sift_down(p *pp, int32_t i)
+{
+    int32_t n = pp->timers.n;
+    timer *t = pp->timers.heap[i];
+    for (;;) {
+        int32_t first = i * HEAP_ARITY + 1, best = -1;
+        for (int32_t c = first; c < first + HEAP_ARITY && c < n; c++)
+            if (pp->timers.heap[c]->when < (best < 0 ? t->when : pp->timers.heap[best]->when))
+                best = c;
+        if (best < 0)
+            break;
+        heap_set(pp, i, pp->timers.heap[best]);
+        i = best;
+    }
+    heap_set(pp, i, t);
+}
+
+static bool heap_push(p *pp, timer *t)
+{
+    if (pp->timers.n == pp->timers.cap) {
+        int32_t cap = pp->timers.cap ? pp->timers.cap * 2 : 16;
+        timer **h = realloc(pp->timers.heap, (size_t)cap * sizeof *h);
+        if (!h)
+            return false;
+        pp->timers.heap = h;
+        pp->timers.cap = cap;
+    }
+    heap_set(pp, pp->timers.n++, t);
+    sift_up(pp, t->idx);
+    store_relaxed(&pp->timers.first, pp->timers.heap[0]->when);
+    return true;
+}
+
+static void heap_remove(p *pp, timer *t)
+{
+    int32_t i = t->idx, last = --pp->timers.n;
+    if (i != last) {
+        heap_set(pp, i, pp->timers.heap[last]);
+        sift_down(pp, i);
+        sift_up(pp, pp->timers.heap[i]->idx);
+    }
+    t->idx = -1;
+    store_relaxed(&t->pp, NULL);
+    store_relaxed(&pp->timers.first, pp->timers.n ? pp->timers.heap[0]->when : 0);
+}
+
+/* ---------------------------------------------------------- add / delete */
+
+/* The P the calling thread schedules on, or P0's heap for plain threads
+ * (any heap works: every P's timers are checked by idle Ms). */
+static p *timer_home(void)
+{
+    g *self = getg();
+    if (self && self->m && self->m->p)
+        return self->m->p;
+    return load_acquire(&allp)[0];
+}
+
+/* Puts an idle timer in a heap. Caller owns it (state TIMER_IDLE). */
+static bool addtimer(timer *t)
+{
+    p *pp = timer_home();
+    lock(&pp->timers.lock);
+    /* Release: a deleter that acquires t->pp finds it in this heap. */
+    store_release(&t->pp, pp);
+    if (!heap_push(pp, t)) {
+        store_relaxed(&t->pp, NULL);
+        unlock(&pp->timers.lock);
+        return false;
+    }
+    store_release(&t->state, TIMER_INHEAP);
+    unlock(&pp->timers.lock);
+    __atomic_add_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
+    wake_for_timer(t->when);
+    return true;
+}
+
+/* Takes t out of its heap if it is in one. Returns true if it did: the
+ * timer had not fired. */
+static bool deltimer(timer *t)
+{
+    for (;;) {
+        p *pp = load_acquire(&t->pp);
+        if (!pp)
+            return false;
+        lock(&pp->timers.lock);
+        if (load_relaxed(&t->pp) == pp) {
+            heap_remove(pp, t);
+            store_release(&t->state, TIMER_IDLE);
+            unlock(&pp->timers.lock);
+            __atomic_sub_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
+            return true;
+        }
+        unlock(&pp->timers.lock); /* it moved or fired meanwhile: look again */
+    }
+}
+
+/* ---------------------------------------------------------- running */
+
+/* Runs pp's timers that are due. Called by schedulers (on g0, with a P)
+ * for their own P and, when stealing, for others. Timer functions run here
+ * without any lock held and must not block. */
+void checkTimers(p *pp, int64_t now)
+{
+    int64_t first = load_relaxed(&pp->timers.first);
+    if (first == 0 || first > now)
+        return;
+    lock(&pp->timers.lock);
+    while (pp->timers.n > 0 && pp->timers.heap[0]->when <= now) {
+        timer *t = pp->timers.heap[0];
+        heap_remove(pp, t);
+        store_release(&t->state, TIMER_RUNNING);
+        unlock(&pp->timers.lock);
+        __atomic_sub_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
+        t->f(t, now);
+        if (t->period > 0) {
+            t->when += t->period;
+            if (t->when < now)
+                t->when = now + t->period;
+        }
+        /* A stop during f asked for no rearm (TIMER_RUNNING -> TIMER_STOPPING). */
+        if (t->period > 0 && cas_acqrel(&t->state, TIMER_RUNNING, TIMER_IDLE))
+            addtimer(t);
+        else
+            store_release(&t->state, TIMER_IDLE);
+        lock(&pp->timers.lock);
+    }
+    unlock(&pp->timers.lock);
+}
+
+/* The earliest timer of any P, 0 if none. */
+int64_t timeSleepUntil(void)
+{
+    int64_t best = 0;
+    int32_t n = load_acquire(&allplen);
+    p **ps = load_acquire(&allp);
+    for (int32_t i = 0; i < n; i++) {
+        int64_t w = load_relaxed(&ps[i]->timers.first);
+        if (w != 0 && (best == 0 || w < best))
+            best = w;
+    }
+    return best;
+}
+
+/* A dead P's timers move to pp (procresize, world stopped). */
+void moveTimers(p *dead, p *pp)
+{
+    while (dead->timers.n > 0) {
+        timer *t = dead->timers.heap[0];
+        heap_remove(dead, t);
+        store_release(&t->pp, pp);
+        if (!heap_push(pp, t))
+            throw("moveTimers: out of memory");
+    }
+}
+
+/* ---------------------------------------------------------- stop / reset */
+
+/* 1 if t was pending and will not fire, 0 if it already fired or was
+ * stopped. A periodic timer stopped while its function runs is not
+ * rearmed. */
+static int timer_stop(timer *t)
+{
+    if (deltimer(t))
+        return 1;
+    cas_acqrel(&t->state, TIMER_RUNNING, TIMER_STOPPING);
+    return 0;
+}
+
+/* Waits until no M runs t's function (before freeing it). */
+static void timer_quiesce(timer *t)
+{
+    while (load_acquire(&t->state) == TIMER_RUNNING || load_acquire(&t->state) == TIMER_STOPPING)
+        osyield();
+}
+
+/* ---------------------------------------------------------- goro_sleep */
+
+static void sleep_fire(timer *t, int64_t now)
+{
+    (void)now;
+    goready(t->arg);
+}
+
+/* unlockf of goro_sleep's gopark: the timer starts only once the G's
+ * context is saved, so its goready can never find the G still running. */
+static bool sleep_arm(g *gp, void *arg)
+{
+    (void)gp;
+    return addtimer(arg);
+}
+
+int goro_sleep(int64_t ns)
+{
+    g *gp = getg();
+    if (!gp || gp->goid <= 0)
+        return -EPERM;
+    check_preempt();
+    if (ns <= 0)
+        return 0;
+    timer t = { .when = nanotime() + ns, .f = sleep_fire, .arg = gp, .idx = -1 };
+    gopark(sleep_arm, &t, waitReasonSleep);
+    timer_quiesce(&t); /* sleep_fire may still be returning */
+    return 0;
+}
+
+/* ---------------------------------------------------------- public timers */
+
+struct goro_timer {
+    timer t;
+    goro_fn fn;   /* goro_after_func: runs in its own goroutine */
+    void *arg;
+};
+
+static void gofunc_fire(timer *t, int64_t now)
+{
+    (void)now;
+    goro_timer *gt = t->arg;
+    goro_go(gt->fn, gt->arg);
+}
+
+goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg)
+{
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!runtime_running()) {
+        errno = EPERM;
+        return NULL;
+    }
+    goro_timer *gt = calloc(1, sizeof *gt);
+    if (!gt) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    gt->fn = fn;
+    gt->arg = arg;
+    gt->t = (timer){ .when = nanotime() + (delay_ns > 0 ? delay_ns : 0), .f = gofunc_fire, .arg = gt, .idx = -1 };
+    if (!addtimer(&gt->t)) {
+        free(gt);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return gt;
+}
+
+int goro_timer_stop(goro_timer *t)
+{
+    if (!t)
+        return -EINVAL;
+    return timer_stop(&t->t);
+}
+
+int goro_timer_reset(goro_timer *t, int64_t delay_ns)
+{
+    if (!t)
+        return -EINVAL;
+    int active = timer_stop(&t->t);
+    timer_quiesce(&t->t);
+    t->t.when = nanotime() + (delay_ns > 0 ? delay_ns : 0);
+    if (!addtimer(&t->t))
+        return -ENOMEM;
+    return active;
+}
+
+int goro_timer_free(goro_timer *t)
+{
+    if (!t)
+        return -EINVAL;
+    timer_stop(&t->t);
+    timer_quiesce(&t->t);
+    free(t);
+    return 0;
+}

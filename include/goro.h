@@ -29,7 +29,7 @@ int goro_run(int (*main_fn)(int argc, char **argv), int argc, char **argv);
 typedef void (*goro_fn)(void *arg);
 
 typedef struct goro_attr {
-    size_t stack_size;   /* 0 = default; rounded up to the page size, at least 16 KiB */
+    size_t stack_size;   /* 0 = default; rounded up to a power of two, at least 16 KiB */
     const char *name;    /* shown in dumps and traces; may be NULL; copied */
 } goro_attr;
 

@@ -56,7 +56,9 @@ static int32_t nretired;
 static mutex allglock;
 static g *allgs;
 static int64_t allglen;            /* atomic */
-static uint32_t runtime_state;     /* atomic: 0 stopped, 1 booting or running */
+enum { RT_STOPPED, RT_BOOTING, RT_RUNNING, RT_STOPPING };
+static uint32_t runtime_state;     /* atomic */
+static uint32_t foreign_inflight;  /* atomic: plain-thread calls inside the runtime */
 static uint32_t worldsema;         /* serialises stop-the-world (goro_maxprocs) */
 static int main_result;
 static int (*main_fn)(int, char **);
@@ -77,7 +79,31 @@ static _Noreturn void mexit(m *mp);
 
 bool runtime_running(void)
 {
-    return load_acquire(&runtime_state) != 0;
+    return load_acquire(&runtime_state) == RT_RUNNING;
+}
+
+/* A thread that is not an M enters the runtime (goro_go, stats, wake-ups
+ * from plain threads): it must find the runtime fully built and not torn
+ * down under it. Dekker with exit_m, which stores RT_STOPPING and then
+ * waits for foreign_inflight to drain: seq-cst on both sides. */
+bool foreign_enter(void)
+{
+    __atomic_add_fetch(&foreign_inflight, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&runtime_state, __ATOMIC_SEQ_CST) == RT_RUNNING)
+        return true;
+    __atomic_sub_fetch(&foreign_inflight, 1, __ATOMIC_SEQ_CST);
+    return false;
+}
+
+void foreign_exit(void)
+{
+    __atomic_sub_fetch(&foreign_inflight, 1, __ATOMIC_RELEASE);
+}
+
+/* Whether the calling thread is an M of the runtime (goroutine or g0). */
+bool on_m(void)
+{
+    return getg() != NULL;
 }
 
 /* A goroutine of the user (not g0, not a plain thread). */
@@ -761,6 +787,19 @@ top:;
         mp->spinning = false;
         if (__atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST) == (uint32_t)-1)
             throw("findRunnable: negative nmspinning");
+        /* A thread without a P may have queued globally after our check:
+         * its wakep saw us spinning and woke nobody. */
+        lock(&sched.lock);
+        if (sched.runqsize != 0) {
+            pp = pidlegetSpinning();
+            if (pp) {
+                acquirep(pp);
+                becomeSpinning(mp);
+                unlock(&sched.lock);
+                goto top;
+            }
+        }
+        unlock(&sched.lock);
         pp = checkRunqsNoP();
         if (pp) {
             acquirep(pp);
@@ -894,6 +933,7 @@ static g *gosched_m(g *gp)
         pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp))
         next = globrunqget(pp, 0);
     unlock(&sched.lock);
+    wakep(); /* an idle P could run what is now on the global queue */
     return next ? execute(next, false) : schedule();
 }
 
@@ -974,8 +1014,6 @@ static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr)
 {
     if (!fn)
         return -EINVAL;
-    if (!runtime_running())
-        return -EPERM;
     size_t stacksize = default_stack_size;
     if (attr && attr->stack_size) {
         stacksize = stack_round(attr->stack_size);
@@ -1014,6 +1052,15 @@ int64_t goro_go(goro_fn fn, void *arg)
 
 int64_t goro_go_attr(goro_fn fn, void *arg, const goro_attr *attr)
 {
+    if (!fn)
+        return -EINVAL;
+    if (!on_m()) {
+        if (!foreign_enter())
+            return -EPERM;
+        int64_t goid = newproc(fn, arg, attr);
+        foreign_exit();
+        return goid;
+    }
     int64_t goid = newproc(fn, arg, attr);
     if (goid > 0)
         check_preempt();
@@ -1034,7 +1081,13 @@ int64_t goro_self(void)
 
 int goro_numgoroutine(void)
 {
-    return runtime_running() ? gcount() : 0;
+    if (on_m())
+        return gcount();
+    if (!foreign_enter())
+        return 0;
+    int n = gcount();
+    foreign_exit();
+    return n;
 }
 
 /* ------------------------------------------------------------ checkdead */
@@ -1071,11 +1124,11 @@ static void checkdead(void)
         return;
     if (run < 0)
         throwf("checkdead: inconsistent counts: mcount=%d nmidle=%d", mcount(), sched.nmidle);
-    /* A thread that is not ours (started after goro_run) may still call
-     * goro_go or wake a goroutine: nothing is proven while one lives. The
-     * process's threads are the Ms, sysmon, those present at boot and
-     * the sanitizer's own. */
-    if (osthreadcount() > mcount() + 1 + sched.bootthreads - 1 + sanitizer_threads())
+    /* A thread that is not ours may still call goro_go or wake a
+     * goroutine: nothing is proven while one lives (or when the count
+     * cannot be read). Ours are the Ms, sysmon and the sanitizer's own. */
+    int32_t nthreads = osthreadcount();
+    if (nthreads == 0 || nthreads > mcount() + 1 + sanitizer_threads())
         return;
     if (load_relaxed(&sched.ntimers) > 0)
         return; /* a timer will wake somebody */
@@ -1198,10 +1251,14 @@ static void preemptall(void)
 
 /* Stops every other P: running goroutines are asked to yield at their next
  * runtime entry, idle Ps are taken directly. The caller keeps its P. */
-static void stopTheWorld(void)
+static bool stopTheWorld(void)
 {
     m *mp = getg()->m;
     lock(&sched.lock);
+    if (load_relaxed(&sched.exiting)) {
+        unlock(&sched.lock);
+        return false;
+    }
     sched.stopwait = gomaxprocs;
     store_relaxed(&sched.gcwaiting, 1);
     noteclear(&sched.stopnote);
@@ -1218,12 +1275,21 @@ static void stopTheWorld(void)
     if (wait) {
         while (!notetsleep(&sched.stopnote, 100 * 1000)) {
             lock(&sched.lock);
+            if (load_relaxed(&sched.exiting)) {
+                /* The main goroutine returned: Ms leave instead of
+                 * stopping, so the world never stops. Give up. */
+                store_relaxed(&sched.gcwaiting, 0);
+                store_relaxed(&mp->p->status, _Prunning);
+                unlock(&sched.lock);
+                return false;
+            }
             preemptall();
             unlock(&sched.lock);
         }
     }
     if (sched.stopwait != 0)
         throw("stopTheWorld: not stopped");
+    return true;
 }
 
 static void startTheWorld(int32_t nprocs)
@@ -1244,16 +1310,21 @@ static void startTheWorld(int32_t nprocs)
 
 int goro_maxprocs(int n)
 {
-    int old = runtime_running() ? load_relaxed(&gomaxprocs) : getproccount();
+    bool live = on_m() || runtime_running();
+    int old = live ? load_relaxed(&gomaxprocs) : getproccount();
     if (n < 1)
         return old;
-    if (!is_user_g(getg()) || !runtime_running())
+    if (!is_user_g(getg()))
         return -EPERM;
     if (n > MAX_GOMAXPROCS)
         n = MAX_GOMAXPROCS;
     semacquire(&worldsema);
     old = gomaxprocs;
-    stopTheWorld();
+    if (!stopTheWorld()) {
+        semrelease(&worldsema);
+        gosched(); /* the runtime is exiting: this M leaves in schedule */
+        return old;
+    }
     startTheWorld(n);
     semrelease(&worldsema);
     return old;
@@ -1323,6 +1394,11 @@ static g *exit_m(g *gp)
     m *mp = getg()->m;
     setgstatus_owned(gp, _Grunning, _Gdead);
     store_relaxed(&mp->curg, NULL);
+    /* No new plain-thread calls; wait out those in progress (they never
+     * block) so that none sees the Ms leave or the teardown. */
+    __atomic_store_n(&runtime_state, RT_STOPPING, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&foreign_inflight, __ATOMIC_SEQ_CST) != 0)
+        osyield();
     lock(&sched.lock);
     store_relaxed(&sched.exiting, 1);
     preemptall();
@@ -1351,12 +1427,16 @@ static void runtime_teardown(void)
 {
     sysmon_stop();
     allgs_foreach(free_g, NULL);
-    for (g *gp = allgs, *next; gp; gp = next) {
+    lock(&allglock);
+    g *all = allgs;
+    allgs = NULL;
+    allglen = 0;
+    unlock(&allglock);
+    for (g *gp = all, *next; gp; gp = next) {
         next = gp->alllink;
         free(gp);
     }
-    allgs = NULL;
-    allglen = 0;
+    semafini();
     for (int32_t i = 0; i < allplen; i++) {
         free(allp[i]->timers.heap);
         free(allp[i]);
@@ -1401,7 +1481,6 @@ static void schedinit(void)
     memset(&sched, 0, sizeof sched);
     memset(&m0, 0, sizeof m0);
     sched.maxmcount = MAX_MCOUNT;
-    sched.bootthreads = osthreadcount();
     worldsema = 1;
     runtime_start = nanotime();
     parsedebugvars();
@@ -1425,7 +1504,7 @@ int goro_run(int (*fn)(int argc, char **argv), int argc, char **argv)
 {
     if (!fn)
         return -EINVAL;
-    if (!cas_acqrel(&runtime_state, 0, 1))
+    if (!cas_acqrel(&runtime_state, RT_STOPPED, RT_BOOTING))
         return -EBUSY;
     main_fn = fn;
     main_argc = argc;
@@ -1434,12 +1513,13 @@ int goro_run(int (*fn)(int argc, char **argv), int argc, char **argv)
     goro_attr attr = { 0, "main" };
     if (newproc(main_goroutine, NULL, &attr) != 1)
         throw("goro_run: cannot create the main goroutine");
+    __atomic_store_n(&runtime_state, RT_RUNNING, __ATOMIC_SEQ_CST);
     sysmon_start();
     if (setjmp(m0_exit) == 0)
         mstart_common(&m0);
     runtime_teardown();
     setg(NULL);
-    store_release(&runtime_state, 0);
+    store_release(&runtime_state, RT_STOPPED);
     return main_result;
 }
 
@@ -1453,7 +1533,8 @@ static int64_t runtime_uptime_ms(void)
 void goro_read_stats(goro_stats *out)
 {
     memset(out, 0, sizeof *out);
-    if (!runtime_running())
+    bool foreign = !on_m();
+    if (foreign && !foreign_enter())
         return;
     lock(&sched.lock);
     out->goroutines = gcount();
@@ -1471,6 +1552,8 @@ void goro_read_stats(goro_stats *out)
     unlock(&sched.lock);
     out->stack_bytes_reserved = stack_bytes_reserved();
     out->stack_bytes_committed = stack_bytes_committed();
+    if (foreign)
+        foreign_exit();
 }
 
 /* ------------------------------------------------------------ schedtrace */
@@ -1537,10 +1620,14 @@ void schedtrace(bool detailed)
     }
     if (detailed) {
         for (m *mp = allm; mp; mp = mp->alllink) {
-            p *pp = mp->p;
+            /* An M's own fields change without the lock: its P is found
+             * from the Ps' atomic back-links instead. */
+            int32_t pid = -1;
+            for (int32_t i = 0; i < gomaxprocs; i++)
+                if (load_relaxed(&allp[i]->m) == mp)
+                    pid = allp[i]->id;
             g *cg = load_relaxed(&mp->curg);
-            tb_printf(tb, "  M%lld: p=%d curg=%lld spinning=%d blocked=%d\n", (long long)mp->id, pp ? pp->id : -1,
-                      cg ? (long long)cg->goid : -1LL, mp->spinning, mp->blocked);
+            tb_printf(tb, "  M%lld: p=%d curg=%lld\n", (long long)mp->id, pid, cg ? (long long)cg->goid : -1LL);
         }
         unlock(&sched.lock);
         allgs_foreach(detail_g, tb);

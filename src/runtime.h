@@ -156,7 +156,6 @@ struct m {
     p *nextp;
     p *oldp;
     bool spinning;
-    bool blocked;
     note park;
     m *schedlink;
     m *alllink;
@@ -237,7 +236,6 @@ typedef struct schedt {
     uint32_t sysmonwait;     /* atomic */
     note sysmonnote;
     uint32_t exiting;        /* atomic: the main goroutine returned, Ms leave */
-    int32_t bootthreads;     /* OS threads in the process when goro_run began */
     note m0exitnote;
     struct {
         mutex lock;
@@ -277,6 +275,9 @@ void goready(g *gp);
 void mcall(g *(*fn)(g *));
 void wakep(void);
 bool runtime_running(void);
+bool foreign_enter(void);
+void foreign_exit(void);
+bool on_m(void);
 void allgs_foreach(void (*fn)(g *, void *), void *arg);
 void schedtrace(bool detailed);
 void gosched(void);
@@ -314,6 +315,7 @@ void semacquire(uint32_t *addr);
 void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason);
 void semrelease(uint32_t *addr);
 void semrelease1(uint32_t *addr, bool handoff);
+void semafini(void);
 
 /* ---------------------------------------------------------------- time.c */
 void checkTimers(p *pp, int64_t now);

@@ -1,6 +1,7 @@
 /*
  * Go's runtime semaphore (sema.go): a counting semaphore on a uint32 with
- * goroutines parked in a hashed table of 251 wait roots. Each root holds,
+ * goroutines parked in a hashed table of wait roots (4093: see
+ * docs/design.md; Go has 251). Each root holds,
  * under its lock, a treap (a binary search tree balanced by random
  * priorities) keyed by address, so that thousands of distinct addresses
  * hashing to one root stay O(log n); each tree node is the first waiter of
@@ -15,6 +16,8 @@
  * high value only sends a releaser to the lock).
  */
 #include "runtime.h"
+
+#include <string.h>
 
 #define SEMTABSZ 4093
 
@@ -238,4 +241,11 @@ void semrelease1(uint32_t *addr, bool handoff)
 void semrelease(uint32_t *addr)
 {
     semrelease1(addr, false);
+}
+
+/* After goro_run: forget the waiters of abandoned goroutines, whose
+ * stacks are gone. */
+void semafini(void)
+{
+    memset(semtable, 0, sizeof semtable);
 }

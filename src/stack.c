@@ -84,19 +84,21 @@ void stackinit(void)
     }
 }
 
-static void install_guard(uintptr_t lo)
+/* False when the kernel refuses: mprotect guards split the arena's VMA,
+ * so without MADV_GUARD_INSTALL vm.max_map_count (65530) caps a process at
+ * about 32,000 stacks, and goro_go then returns -ENOMEM. */
+static bool install_guard(uintptr_t lo)
 {
     if (guard_mode != 2) {
         if (madvise((void *)lo, GUARD_SIZE, MADV_GUARD_INSTALL) == 0) {
             guard_mode = 1;
-            return;
+            return true;
         }
         if (guard_mode == 1)
-            throw("stackalloc: MADV_GUARD_INSTALL failed");
+            return false;
         guard_mode = 2;
     }
-    if (mprotect((void *)lo, GUARD_SIZE, PROT_NONE) != 0)
-        throw("stackalloc: mprotect of the guard page failed");
+    return mprotect((void *)lo, GUARD_SIZE, PROT_NONE) == 0;
 }
 
 /* Called with stacklock held. */
@@ -147,8 +149,11 @@ bool stackalloc(stack *s, size_t size)
         current[c] = a;
     }
     uintptr_t slot = a->next;
+    if (!install_guard(slot)) {
+        unlock(&stacklock);
+        return false;
+    }
     a->next += a->slot;
-    install_guard(slot);
     unlock(&stacklock);
     __atomic_add_fetch(&reserved_bytes, (int64_t)size, __ATOMIC_RELAXED);
     s->lo = slot + GUARD_SIZE;

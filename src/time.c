@@ -266,42 +266,58 @@ goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg)
         errno = EINVAL;
         return NULL;
     }
-    if (!runtime_running()) {
+    bool foreign = !on_m();
+    if (foreign && !foreign_enter()) {
         errno = EPERM;
         return NULL;
     }
     goro_timer *gt = calloc(1, sizeof *gt);
-    if (!gt) {
-        errno = ENOMEM;
-        return NULL;
+    if (gt) {
+        gt->fn = fn;
+        gt->arg = arg;
+        gt->t = (timer){ .when = nanotime() + (delay_ns > 0 ? delay_ns : 0), .f = gofunc_fire, .arg = gt, .idx = -1 };
+        if (!addtimer(&gt->t)) {
+            free(gt);
+            gt = NULL;
+        }
     }
-    gt->fn = fn;
-    gt->arg = arg;
-    gt->t = (timer){ .when = nanotime() + (delay_ns > 0 ? delay_ns : 0), .f = gofunc_fire, .arg = gt, .idx = -1 };
-    if (!addtimer(&gt->t)) {
-        free(gt);
+    if (foreign)
+        foreign_exit();
+    if (!gt)
         errno = ENOMEM;
-        return NULL;
-    }
     return gt;
 }
+
+/* Timer calls from plain threads run only inside a live runtime. */
+#define FOREIGN_GUARD(fail)                          \
+    bool foreign_ = !on_m();                         \
+    if (foreign_ && !foreign_enter())                \
+        return (fail)
+#define FOREIGN_DONE() \
+    if (foreign_)      \
+    foreign_exit()
 
 int goro_timer_stop(goro_timer *t)
 {
     if (!t)
         return -EINVAL;
-    return timer_stop(&t->t);
+    FOREIGN_GUARD(-EPERM);
+    int stopped = timer_stop(&t->t);
+    FOREIGN_DONE();
+    return stopped;
 }
 
 int goro_timer_reset(goro_timer *t, int64_t delay_ns)
 {
     if (!t)
         return -EINVAL;
+    FOREIGN_GUARD(-EPERM);
     int active = timer_stop(&t->t);
     timer_quiesce(&t->t);
     t->t.when = nanotime() + (delay_ns > 0 ? delay_ns : 0);
     if (!addtimer(&t->t))
-        return -ENOMEM;
+        active = -ENOMEM;
+    FOREIGN_DONE();
     return active;
 }
 
@@ -309,8 +325,10 @@ int goro_timer_free(goro_timer *t)
 {
     if (!t)
         return -EINVAL;
+    FOREIGN_GUARD(-EPERM);
     timer_stop(&t->t);
     timer_quiesce(&t->t);
+    FOREIGN_DONE();
     free(t);
     return 0;
 }

@@ -50,14 +50,18 @@ static void dump_one(g *gp, void *arg)
 
 void dumpgoroutines(int fd)
 {
-    if (runtime_running())
-        allgs_foreach(dump_one, &fd);
+    allgs_foreach(dump_one, &fd);
 }
 
 int goro_dump(int fd)
 {
     if (fcntl(fd, F_GETFD) < 0)
         return -EBADF;
+    bool foreign = !on_m();
+    if (foreign && !foreign_enter())
+        return 0;
     dumpgoroutines(fd);
+    if (foreign)
+        foreign_exit();
     return 0;
 }

@@ -7,6 +7,8 @@
 
 #include <errno.h>
 
+static int waitgroup_add(goro_waitgroup *wg, int64_t delta);
+
 static bool on_goroutine(void)
 {
     g *gp = getg();
@@ -17,6 +19,22 @@ int goro_waitgroup_add(goro_waitgroup *wg, int64_t delta)
 {
     if (!wg)
         return -EINVAL;
+    if (!on_m()) {
+        /* A plain thread: counting needs no runtime (a wait group may be
+         * prepared before goro_run), waking waiters needs a live one. */
+        bool entered = foreign_enter();
+        int r = waitgroup_add(wg, delta);
+        if (entered)
+            foreign_exit();
+        return r;
+    }
+    int r = waitgroup_add(wg, delta);
+    check_preempt();
+    return r;
+}
+
+static int waitgroup_add(goro_waitgroup *wg, int64_t delta)
+{
     uint64_t old = __atomic_load_n(&wg->state, __ATOMIC_SEQ_CST);
     int64_t v;
     uint32_t w;
@@ -34,8 +52,6 @@ int goro_waitgroup_add(goro_waitgroup *wg, int64_t delta)
         for (; w > 0; w--)
             semrelease(&wg->sema);
     }
-    if (on_goroutine())
-        check_preempt();
     return 0;
 }
 

@@ -382,16 +382,6 @@ static m *allocm(void)
     return mp;
 }
 
-static void newm(p *pp, bool spinning)
-{
-    lock(&sched.lock);
-    m *mp = allocm();
-    unlock(&sched.lock);
-    mp->nextp = pp;
-    mp->spinning = spinning;
-    newosproc(mstart_thread, mp);
-}
-
 /* Parks the M until startm hands it a P (or the runtime exits). */
 static void stopm(void)
 {
@@ -489,6 +479,14 @@ void wake_for_timer(int64_t when)
 static void startm(p *pp, bool spinning)
 {
     lock(&sched.lock);
+    if (load_relaxed(&sched.exiting)) {
+        /* Ms are leaving: start none (one started now could be counted
+         * after m0 saw the others gone). The P is torn down with the rest. */
+        unlock(&sched.lock);
+        if (spinning)
+            __atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
     if (!pp) {
         pp = pidleget();
         if (!pp) {
@@ -499,11 +497,15 @@ static void startm(p *pp, bool spinning)
         }
     }
     m *nmp = mget();
-    unlock(&sched.lock);
     if (!nmp) {
-        newm(pp, spinning);
+        m *mp = allocm(); /* under the lock, so exit_m sees it counted */
+        unlock(&sched.lock);
+        mp->nextp = pp;
+        mp->spinning = spinning;
+        newosproc(mstart_thread, mp);
         return;
     }
+    unlock(&sched.lock);
     if (nmp->spinning || nmp->nextp)
         throw("startm: m is spinning or has a p");
     nmp->spinning = spinning;
@@ -1010,7 +1012,7 @@ static g *newproc1(p *pp, size_t stacksize)
 
 /* Creates a goroutine running fn(arg): into the creator's runnext (the old
  * runnext moves to the tail), or the global queue from a plain thread. */
-static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr)
+static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr, bool wake)
 {
     if (!fn)
         return -EINVAL;
@@ -1041,7 +1043,10 @@ static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr)
     gp->goid = newgoid(pp);
     setgstatus_owned(gp, _Gdead, _Grunnable);
     int64_t goid = gp->goid; /* gp may run and die as soon as it is queued */
-    queue_runnable(pp, gp);
+    if (wake)
+        queue_runnable(pp, gp);
+    else
+        runqput(pp, gp, true); /* the main goroutine: m0 runs it itself */
     return goid;
 }
 
@@ -1057,11 +1062,11 @@ int64_t goro_go_attr(goro_fn fn, void *arg, const goro_attr *attr)
     if (!on_m()) {
         if (!foreign_enter())
             return -EPERM;
-        int64_t goid = newproc(fn, arg, attr);
+        int64_t goid = newproc(fn, arg, attr, true);
         foreign_exit();
         return goid;
     }
-    int64_t goid = newproc(fn, arg, attr);
+    int64_t goid = newproc(fn, arg, attr, true);
     if (goid > 0)
         check_preempt();
     return goid;
@@ -1511,7 +1516,9 @@ int goro_run(int (*fn)(int argc, char **argv), int argc, char **argv)
     main_argv = argv;
     schedinit();
     goro_attr attr = { 0, "main" };
-    if (newproc(main_goroutine, NULL, &attr) != 1)
+    /* Only m0 exists and nobody is woken: the main goroutine (goid 1)
+     * runs after the runtime is open to plain threads. */
+    if (newproc(main_goroutine, NULL, &attr, false) != 1)
         throw("goro_run: cannot create the main goroutine");
     __atomic_store_n(&runtime_state, RT_RUNNING, __ATOMIC_SEQ_CST);
     sysmon_start();

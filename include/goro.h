@@ -71,6 +71,50 @@ int goro_select(goro_case *cases, size_t n, int64_t timeout_ns);
 
 /* ---- Synchronisation (statically initialisable, no free needed) ---- */
 
+/* Go's sync.Mutex: state = locked | woken | starving | waiters << 3. */
+typedef struct goro_mutex {
+    int32_t state;
+    uint32_t sema;
+} goro_mutex;
+#define GORO_MUTEX_INIT { 0, 0 }
+
+typedef struct goro_rwmutex {
+    goro_mutex w;            /* held by the pending or active writer */
+    uint32_t writer_sem, reader_sem;
+    int32_t reader_count;    /* negative while a writer is pending */
+    int32_t reader_wait;     /* readers the pending writer waits for */
+} goro_rwmutex;
+#define GORO_RWMUTEX_INIT { GORO_MUTEX_INIT, 0, 0, 0, 0 }
+
+typedef struct goro_once {
+    uint32_t done;
+    goro_mutex m;
+} goro_once;
+#define GORO_ONCE_INIT { 0, GORO_MUTEX_INIT }
+
+/* Go's notifyList: tickets taken by waiters, a list of parked waiters. */
+typedef struct goro_cond {
+    uint32_t wait, notify;
+    uint32_t lock, reserved;
+    void *head, *tail;
+} goro_cond;
+#define GORO_COND_INIT { 0, 0, 0, 0, NULL, NULL }
+
+/* Blocking calls park the goroutine; on a plain thread they wait without
+ * parking (goro_cond_wait returns at once there). As in Go, a mutex may be
+ * unlocked by another goroutine than the one that locked it. */
+void goro_mutex_lock(goro_mutex *m);
+int  goro_mutex_trylock(goro_mutex *m);       /* 1 acquired, 0 not */
+void goro_mutex_unlock(goro_mutex *m);
+void goro_rwmutex_rlock(goro_rwmutex *m);
+void goro_rwmutex_runlock(goro_rwmutex *m);
+void goro_rwmutex_lock(goro_rwmutex *m);
+void goro_rwmutex_unlock(goro_rwmutex *m);
+void goro_once_do(goro_once *o, goro_fn fn, void *arg);
+void goro_cond_wait(goro_cond *c, goro_mutex *m);
+void goro_cond_signal(goro_cond *c);
+void goro_cond_broadcast(goro_cond *c);
+
 /* Go's sync.WaitGroup: state = counter << 32 | waiters, sema parks waiters. */
 typedef struct goro_waitgroup {
     uint64_t state;

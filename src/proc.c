@@ -40,6 +40,10 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonSemacquire] = "semacquire",
     [waitReasonSyncWaitGroupWait] = "sync.WaitGroup.Wait",
     [waitReasonSleep] = "sleep",
+    [waitReasonSyncMutexLock] = "sync.Mutex.Lock",
+    [waitReasonSyncRWMutexRLock] = "sync.RWMutex.RLock",
+    [waitReasonSyncRWMutexLock] = "sync.RWMutex.Lock",
+    [waitReasonSyncCondWait] = "sync.Cond.Wait",
     [waitReasonPreempted] = "preempted",
     [waitReasonStopTheWorld] = "stopping the world",
 };

@@ -174,8 +174,16 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
 {
     if (cansemacquire(addr))
         return;
+    g *self = getg();
+    if (!self || self->goid <= 0) {
+        /* A plain thread cannot park: it polls, sleeping on the word
+         * (semrelease does not futex-wake it, hence the 1 ms bound). */
+        while (!cansemacquire(addr))
+            futexsleep(addr, 0, 1000000);
+        return;
+    }
     semaRoot *root = semroot(addr);
-    sudog s = { .g = getg() };
+    sudog s = { .g = self };
     for (;;) {
         spinlock(&root->lock);
         /* Seq-cst: the increment is ordered before the re-check below

@@ -100,9 +100,11 @@ typedef struct goro_cond {
 } goro_cond;
 #define GORO_COND_INIT { 0, 0, 0, 0, NULL, NULL }
 
-/* Blocking calls park the goroutine; on a plain thread they wait without
- * parking (goro_cond_wait returns at once there). As in Go, a mutex may be
- * unlocked by another goroutine than the one that locked it. */
+/* Blocking calls park the goroutine. On a plain thread goro_cond_wait and
+ * goro_waitgroup_wait return at once (they cannot block there), while the
+ * lock calls wait by polling: returning without the lock would be worse.
+ * As in Go, a mutex may be unlocked by another goroutine than the one that
+ * locked it. */
 void goro_mutex_lock(goro_mutex *m);
 int  goro_mutex_trylock(goro_mutex *m);       /* 1 acquired, 0 not */
 void goro_mutex_unlock(goro_mutex *m);
@@ -133,10 +135,12 @@ int64_t goro_now(void);                     /* monotonic nanoseconds */
 int     goro_sleep(int64_t ns);             /* 0; parks the goroutine (not the thread) for at least ns */
 
 typedef struct goro_timer goro_timer;
+goro_timer *goro_timer_new(int64_t delay_ns, int64_t period_ns);  /* period 0: one shot */
+goro_chan  *goro_timer_chan(goro_timer *t); /* cap 1, elem int64_t = goro_now() at firing */
 goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg); /* fn runs in its own goroutine */
 int goro_timer_stop(goro_timer *t);         /* 1 stopped before firing, 0 already fired or stopped */
 int goro_timer_reset(goro_timer *t, int64_t delay_ns); /* 1 if it was active, 0 if not (Go's Reset) */
-int goro_timer_free(goro_timer *t);         /* 0; stops it, then frees it */
+int goro_timer_free(goro_timer *t);         /* 0; stops it, then frees it and its channel (-EBUSY while waited on) */
 
 /* ---- Observability ---- */
 

@@ -5,20 +5,19 @@
  * A blocked sender or receiver waits as a sudog on its own stack, queued in
  * the channel's sendq or recvq under the channel's lock; the stack stays put
  * while the goroutine is parked. A select queues one sudog per case, all
- * pointing at one selstate; whoever claims the select first (a CAS on its
- * done word, Go's g.selectDone) wins it, every other waker skips it.
+ * pointing at one selstate; the first waker to claim it (a CAS on its done
+ * word, Go's g.selectDone) wins the select, every other waker skips it.
+ *
+ * Lifetime rule: a sudog is unlinked only by the waker that claims it or by
+ * its own goroutine. The claimer of a select also unlinks the select's
+ * other sudogs on the same channel, so that once woken the selector never
+ * touches the winning channel again: its partner may already have freed it.
  */
 #ifndef GORO_CHAN_H
 #define GORO_CHAN_H
 
 #include "runtime.h"
 
-/* Wait reasons shown in dumps. The runtime's enum does not name channel
- * waits yet; until it does they show as a plain wait. */
-#define WAIT_CHAN_RECV waitReasonZero
-#define WAIT_CHAN_SEND waitReasonZero
-#define WAIT_SELECT waitReasonZero
-#define WAIT_SELECT_NO_CASES waitReasonZero
 
 typedef struct selstate selstate;
 
@@ -26,9 +25,9 @@ typedef struct sudog {
     g *g;
     struct sudog *next, *prev; /* in the channel's sendq or recvq */
     void *elem;                /* send: the value; receive: where it goes (may be NULL) */
-    goro_chan *c;
+    goro_chan *c;              /* NULL: a select case that waits on nothing */
     selstate *sel;             /* NULL for a plain send or receive */
-    uint32_t caseidx;          /* select: which case this sudog stands for */
+    uint32_t caseidx;          /* select: the case this sudog stands for */
     bool is_send;
     bool success;              /* set by the waker: true value moved, false closed */
 } sudog;
@@ -36,7 +35,7 @@ typedef struct sudog {
 struct selstate {
     uint32_t done;   /* atomic: 0 until a waker claims the select */
     sudog *winner;   /* written by the claimer, read by the selector once woken */
-    sudog *sgs;      /* the select's sudogs, one per case */
+    sudog *sgs;      /* one per case */
     size_t n;
 };
 
@@ -46,11 +45,11 @@ typedef struct waitq {
 
 struct goro_chan {
     spinmutex lock;
-    uint32_t closed;   /* under lock */
-    size_t qcount;     /* under lock; goro_chan_len reads it with a relaxed load */
-    size_t dataqsiz;   /* capacity, immutable */
-    size_t elemsize;   /* immutable */
-    size_t sendx, recvx;
+    uint32_t closed;     /* under lock */
+    size_t qcount;       /* under lock; goro_chan_len reads it with a relaxed load */
+    size_t dataqsiz;     /* capacity, immutable */
+    size_t elemsize;     /* immutable */
+    size_t sendx, recvx; /* ring indexes, under lock */
     waitq recvq, sendq;
     unsigned char buf[]; /* dataqsiz * elemsize bytes */
 };
@@ -62,18 +61,20 @@ static inline bool chan_may_block(void)
     return gp && gp->goid > 0;
 }
 
-/* Queue operations; all under the channel's lock. */
+static inline waitq *sudog_queue(sudog *sg)
+{
+    return sg->is_send ? &sg->c->sendq : &sg->c->recvq;
+}
+
+/* Both under the channel's lock. */
 void waitq_enqueue(waitq *q, sudog *sg);
 void waitq_remove(waitq *q, sudog *sg);
-sudog *waitq_dequeue(waitq *q);
 
-/* The steps of a send or receive that proceeds at once; under the lock.
- * send_to and recv_from return the goroutine to ready once the lock is
- * released. */
-g *send_to(goro_chan *c, sudog *sg, const void *ep);
-g *recv_from(goro_chan *c, sudog *sg, void *ep);
-void buf_send(goro_chan *c, const void *ep);
-void buf_recv(goro_chan *c, void *ep);
-void elem_clear(goro_chan *c, void *ep);
+/* One send or receive that does not block, under c's lock. *wake gets the
+ * goroutine it paired with (or stays NULL): goready it after unlocking.
+ * send_locked: 0 sent, -EAGAIN would block, -EPIPE closed.
+ * recv_locked: 1 received, 0 closed and drained (ep zeroed), -EAGAIN. */
+int send_locked(goro_chan *c, const void *ep, g **wake);
+int recv_locked(goro_chan *c, void *ep, g **wake);
 
 #endif /* GORO_CHAN_H */

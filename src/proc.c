@@ -44,6 +44,10 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonSyncRWMutexRLock] = "sync.RWMutex.RLock",
     [waitReasonSyncRWMutexLock] = "sync.RWMutex.Lock",
     [waitReasonSyncCondWait] = "sync.Cond.Wait",
+    [waitReasonChanReceive] = "chan receive",
+    [waitReasonChanSend] = "chan send",
+    [waitReasonSelect] = "select",
+    [waitReasonSelectNoCases] = "select (no cases)",
     [waitReasonPreempted] = "preempted",
     [waitReasonStopTheWorld] = "stopping the world",
 };

@@ -249,9 +249,18 @@ int goro_sleep(int64_t ns)
 
 struct goro_timer {
     timer t;
+    goro_chan *c; /* goro_timer_new: cap 1, receives goro_now() at firing */
     goro_fn fn;   /* goro_after_func: runs in its own goroutine */
     void *arg;
 };
+
+/* Go's sendTime: a non-blocking send, so a slow reader of a periodic
+ * timer misses ticks instead of blocking the M that runs timers. */
+static void chan_fire(timer *t, int64_t now)
+{
+    goro_timer *gt = t->arg;
+    goro_chan_trysend(gt->c, &now);
+}
 
 static void gofunc_fire(timer *t, int64_t now)
 {
@@ -260,23 +269,30 @@ static void gofunc_fire(timer *t, int64_t now)
     goro_go(gt->fn, gt->arg);
 }
 
-goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg)
+/* A started timer: fn != NULL runs fn(arg) in a goroutine, otherwise the
+ * firing time goes to the timer's channel. */
+static goro_timer *timer_start(int64_t delay_ns, int64_t period_ns, goro_fn fn, void *arg)
 {
-    if (!fn) {
-        errno = EINVAL;
-        return NULL;
-    }
     bool foreign = !on_m();
     if (foreign && !foreign_enter()) {
         errno = EPERM;
         return NULL;
     }
     goro_timer *gt = calloc(1, sizeof *gt);
+    if (gt && !fn && !(gt->c = goro_chan_make(sizeof(int64_t), 1))) {
+        free(gt);
+        gt = NULL;
+    }
     if (gt) {
         gt->fn = fn;
         gt->arg = arg;
-        gt->t = (timer){ .when = nanotime() + (delay_ns > 0 ? delay_ns : 0), .f = gofunc_fire, .arg = gt, .idx = -1 };
+        gt->t = (timer){ .when = nanotime() + (delay_ns > 0 ? delay_ns : 0),
+                         .period = period_ns > 0 ? period_ns : 0,
+                         .f = fn ? gofunc_fire : chan_fire,
+                         .arg = gt,
+                         .idx = -1 };
         if (!addtimer(&gt->t)) {
+            goro_chan_free(gt->c);
             free(gt);
             gt = NULL;
         }
@@ -286,6 +302,29 @@ goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg)
     if (!gt)
         errno = ENOMEM;
     return gt;
+}
+
+goro_timer *goro_timer_new(int64_t delay_ns, int64_t period_ns)
+{
+    return timer_start(delay_ns, period_ns, NULL, NULL);
+}
+
+goro_chan *goro_timer_chan(goro_timer *t)
+{
+    if (!t) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return t->c;
+}
+
+goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg)
+{
+    if (!fn) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return timer_start(delay_ns, 0, fn, arg);
 }
 
 /* Timer calls from plain threads run only inside a live runtime. */
@@ -329,6 +368,8 @@ int goro_timer_free(goro_timer *t)
     timer_stop(&t->t);
     timer_quiesce(&t->t);
     FOREIGN_DONE();
+    if (t->c && goro_chan_free(t->c) != 0)
+        return -EBUSY; /* a goroutine still waits on the channel */
     free(t);
     return 0;
 }

@@ -62,10 +62,9 @@ void goro_waitgroup_done(goro_waitgroup *wg)
 
 void goro_waitgroup_wait(goro_waitgroup *wg)
 {
-    if (!wg)
-        return;
-    if (on_goroutine())
-        check_preempt();
+    if (!wg || !on_goroutine())
+        return; /* a plain thread must not block (API.md: -EPERM) */
+    check_preempt();
     uint64_t old = __atomic_load_n(&wg->state, __ATOMIC_SEQ_CST);
     for (;;) {
         if ((old >> 32) == 0)

@@ -58,7 +58,7 @@ build/libgoro.a: build/libgoro-internal.a
 build/libgoro.so: build/libgoro-internal.a
 	$(CC) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive -Wl,-soname,libgoro.so -lpthread
 
-test: test-release test-tsan test-asan
+test: examples test-release test-tsan test-asan
 
 build/examples/%: examples/%.c build/libgoro.a
 	@mkdir -p build/examples

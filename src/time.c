@@ -100,6 +100,9 @@ static p *timer_home(void)
 /* Puts an idle timer in a heap. Caller owns it (state TIMER_IDLE). */
 static bool addtimer(timer *t)
 {
+    /* Read before t is in a heap: from then on another M may fire it, and
+     * a sleeping goroutine's timer (on its stack) may be gone. */
+    int64_t when = t->when;
     p *pp = timer_home();
     lock(&pp->timers.lock);
     /* Release: a deleter that acquires t->pp finds it in this heap. */
@@ -110,9 +113,9 @@ static bool addtimer(timer *t)
         return false;
     }
     store_release(&t->state, TIMER_INHEAP);
+    __atomic_add_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST); /* before anyone can fire it */
     unlock(&pp->timers.lock);
-    __atomic_add_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
-    wake_for_timer(t->when);
+    wake_for_timer(when);
     return true;
 }
 

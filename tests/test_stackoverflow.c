@@ -46,6 +46,10 @@ static int recurse(int depth)
 static void overflow(void *arg)
 {
     (void)arg;
+    /* Printed here, not by the spawner: on another P this goroutine can
+     * overflow (and the process exit) before goro_go even returns. */
+    printf("goid %lld\n", (long long)goro_self());
+    fflush(stdout);
     volatile char here = 0;
     sh->top = (uintptr_t)&here;
     recurse(0);
@@ -70,20 +74,15 @@ static int child_main(int argc, char **argv)
     }
     for (int i = 0; i < 5; i++)
         goro_go(park_forever, NULL);
-    int64_t id;
     if (strcmp(mode, "attr") == 0) {
         goro_attr attr = {.stack_size = 64 * 1024, .name = "overflower"};
-        id = goro_go_attr(overflow, NULL, &attr);
+        goro_go_attr(overflow, NULL, &attr);
     } else if (strcmp(mode, "env") == 0) {
-        id = goro_go(overflow, NULL);
+        goro_go(overflow, NULL);
     } else {
-        printf("goid %lld\n", (long long)goro_self());
-        fflush(stdout);
         overflow(NULL);
         return 4;
     }
-    printf("goid %lld\n", (long long)id);
-    fflush(stdout);
     semacquire(&sema_never);
     return 3;
 }

@@ -962,7 +962,6 @@ static g *goexit0(g *gp)
     store_relaxed(&gp->m, NULL);
     gp->fn = NULL;
     gp->arg = NULL;
-    gp->param = NULL;
     store_relaxed(&gp->preempt, 0);
     stack_release_excess(gp);
     fiber_recycle(&gp->tsan_fiber);
@@ -1112,8 +1111,6 @@ typedef struct deadcount {
 static void count_g(g *gp, void *arg)
 {
     deadcount *c = arg;
-    if (gp->issystem)
-        return;
     switch (readgstatus(gp)) {
     case _Gwaiting:
         c->waiting++;

@@ -145,9 +145,7 @@ struct g {
     g *alllink;
     goro_fn fn;
     void *arg;
-    void *param;             /* passed by the waker to a parked G */
     uint8_t waitreason;
-    bool issystem;           /* runtime-internal: not counted */
     char name[32];
     void *tsan_fiber;
     void *asan_fake_stack;
@@ -162,7 +160,6 @@ struct m {
     g *curg;
     p *p;
     p *nextp;
-    p *oldp;
     bool spinning;
     note park;
     m *schedlink;

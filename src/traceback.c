@@ -28,7 +28,7 @@ static void dump_one(g *gp, void *arg)
 {
     int fd = *(int *)arg;
     uint32_t s = readgstatus(gp);
-    if (s == _Gdead || gp->issystem)
+    if (s == _Gdead)
         return;
     uint8_t reason = load_relaxed(&gp->waitreason);
     const char *why = s == _Gwaiting && reason < waitReasonCount ? waitReasonStrings[reason] : "";

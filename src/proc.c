@@ -390,8 +390,10 @@ static m *allocm(void)
     return mp;
 }
 
-/* Parks the M until startm hands it a P (or the runtime exits). */
-static void stopm(void)
+/* Parks the M until startm hands it a P (or the runtime exits), or until
+ * deadline (the earliest timer) when it is not 0. Returns false when it
+ * timed out without being handed a P. */
+static bool stopm_until(int64_t deadline)
 {
     m *mp = getg()->m;
     if (mp->p)
@@ -403,36 +405,12 @@ static void stopm(void)
         unlock(&sched.lock);
         mexit(mp);
     }
-    mput(mp);
-    unlock(&sched.lock);
-    notesleep(&mp->park);
-    noteclear(&mp->park);
-    if (!mp->nextp) {
-        if (!load_relaxed(&sched.exiting))
-            throw("stopm: woken without a P");
-        mexit(mp);
-    }
-    acquirep(mp->nextp);
-    mp->nextp = NULL;
-}
-
-/* Like stopm, but wakes up by itself at deadline (the earliest timer).
- * Returns false when it timed out without being handed a P. */
-static bool stopm_until(int64_t deadline)
-{
-    m *mp = getg()->m;
-    lock(&sched.lock);
-    if (load_relaxed(&sched.exiting)) {
-        unlock(&sched.lock);
-        mexit(mp);
-    }
     mp->sleepuntil = deadline;
     mput(mp);
     unlock(&sched.lock);
-    int64_t ns = deadline - nanotime();
-    if (ns < 0)
-        ns = 0;
-    if (!notetsleep(&mp->park, ns)) {
+    if (deadline == 0) {
+        notesleep(&mp->park);
+    } else if (!notetsleep(&mp->park, deadline > nanotime() ? deadline - nanotime() : 0)) {
         /* Timed out. Unless startm took us off the idle list meanwhile
          * (its wake-up is then on its way), leave the list ourselves. */
         lock(&sched.lock);
@@ -457,12 +435,17 @@ static bool stopm_until(int64_t deadline)
     unlock(&sched.lock);
     if (!mp->nextp) {
         if (!load_relaxed(&sched.exiting))
-            throw("stopm_until: woken without a P");
+            throw("stopm: woken without a P");
         mexit(mp);
     }
     acquirep(mp->nextp);
     mp->nextp = NULL;
     return true;
+}
+
+static void stopm(void)
+{
+    stopm_until(0);
 }
 
 /* A timer due at when was added. Busy Ps run their timers when they

@@ -9,40 +9,13 @@
  * White-box: waiters() counts the goroutines queued on a channel, so that
  * a test can wait until they are really parked before acting.
  */
-#include "check.h"
-#include "chan.h"
+#include "chanwait.h"
 
 #include <errno.h>
 #include <goro.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-
-static size_t queue_len(waitq *q)
-{
-    size_t n = 0;
-    for (sudog *sg = q->first; sg; sg = sg->next)
-        n++;
-    return n;
-}
-
-static size_t waiters(goro_chan *c)
-{
-    spinlock(&c->lock);
-    size_t n = queue_len(&c->recvq) + queue_len(&c->sendq);
-    spinunlock(&c->lock);
-    return n;
-}
-
-static void wait_for_waiters(goro_chan *c, size_t n)
-{
-    int64_t t0 = check_now_ns();
-    while (waiters(c) < n) {
-        CHECK(check_now_ns() - t0 < 30 * 1000000000ll, "only %zu of %zu goroutines parked on the channel",
-              waiters(c), n);
-        goro_yield();
-    }
-}
 
 /* ------------------------------------------------------------ arguments */
 

@@ -13,7 +13,9 @@ CC=${CC:-cc}
 
 # Each case is a program and its arguments; rss_parked gets one process per
 # size so that the larger size does not reuse the smaller one's stacks.
-CASES=("spawn_exit" "gosched" "pingpong" "rss_parked 1e5" "rss_parked 1e6")
+CASES=("spawn_exit" "gosched" "pingpong" "rss_parked 1e5" "rss_parked 1e6"
+       "chan_pingpong" "chan_buffered" "skynet" "thread_ring" "prime_sieve"
+       "mutex" "select2" "timer_latency")
 
 if ! command -v go >/dev/null; then
     if [ "$(id -u)" = 0 ]; then

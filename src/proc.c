@@ -920,11 +920,14 @@ static g *gosched_m(g *gp)
     lock(&sched.lock);
     globrunqput(gp);
     /* With nothing local, findRunnable would take the lock again to get
-     * the next G from the global queue: take it now. */
+     * the next G from the global queue: take it now. With one P, take just
+     * that G: nobody else drains the global queue, so moving a batch to the
+     * local queue would only add a CAS per G; with several Ps a batch saves
+     * round trips on this lock. */
     g *next = NULL;
     if (!load_relaxed(&sched.gcwaiting) && !load_relaxed(&sched.exiting) &&
         pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp))
-        next = globrunqget(pp, 0);
+        next = globrunqget(pp, gomaxprocs == 1 ? 1 : 0);
     unlock(&sched.lock);
     wakep(); /* an idle P could run what is now on the global queue */
     return next ? execute(next, false) : schedule();

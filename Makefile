@@ -7,7 +7,8 @@ WARN    := -Wall -Wextra -Werror
 CSTD    := -std=gnu11 -D_GNU_SOURCE
 INC     := -Iinclude -Isrc
 # Hidden visibility: the libraries export only the goro_* API.
-LIBFLAGS := $(CSTD) $(WARN) -g -fPIC -fvisibility=hidden -ftls-model=initial-exec $(INC)
+# Frame pointers: goroutine dumps walk them.
+LIBFLAGS := $(CSTD) $(WARN) -g -fPIC -fno-omit-frame-pointer -fvisibility=hidden -ftls-model=initial-exec $(INC)
 
 SRCS := $(wildcard src/*.c)
 ASMS := src/asm_amd64.S

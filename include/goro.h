@@ -161,7 +161,9 @@ typedef struct goro_stats {
 } goro_stats;
 
 void goro_read_stats(goro_stats *out);
-int  goro_dump(int fd);   /* 0 or -errno; every goroutine: "goroutine N [state, wait reason]:" and its name */
+int  goro_dump(int fd);   /* 0 or -errno; every goroutine: "goroutine N [wait reason or state]:", its name,
+                             a backtrace of a goroutine that is not running (frame pointers; symbol+offset
+                             where dladdr knows the symbol, module+offset otherwise) and its creator */
 
 #pragma GCC visibility pop
 

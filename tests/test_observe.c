@@ -434,6 +434,14 @@ static void test_dump(void)
     CHECK(ok_g1, "dump lacks 'goroutine 1 [running]:'");
     CHECK(ok_w, "dump lacks '%s' (after 10 s)", want);
     CHECK(ok_name, "dump lacks 'name: dumpee'");
+    /* A parked goroutine's block has a backtrace: at least two frame lines
+     * ("\t<symbol or module>+0x...") between its name and its creator. */
+    const char *blk = strstr(d, "\tname: dumpee\n");
+    const char *end = blk ? strstr(blk, "created by goroutine") : NULL;
+    int frames = 0;
+    for (const char *p = blk; p && end && (p = strstr(p + 1, "+0x")) && p < end;)
+        frames++;
+    CHECK(frames >= 2, "the parked goroutine's dump shows %d backtrace frames", frames);
     CHECK(wg_waiters(&dump_wg) == 1, "waitgroup has %lld waiters", (long long)wg_waiters(&dump_wg));
     free(d);
 

@@ -11,9 +11,11 @@ RUNS=${RUNS:-5}
 TIMEOUT=${TIMEOUT:-300}   # seconds per run: a hung runtime must not hang the suite
 CC=${CC:-cc}
 
-# Each case is a program and its arguments; rss_parked gets one process per
+# Each case is a program (PROG or PROG@TWIN when its Go twin is another
+# case's program: pingpong's twin is the unbuffered channel ping-pong) and
+# its arguments; rss_parked gets one process per
 # size so that the larger size does not reuse the smaller one's stacks.
-CASES=("spawn_exit" "gosched" "pingpong" "rss_parked 1e5" "rss_parked 1e6"
+CASES=("spawn_exit" "gosched" "pingpong@chan_pingpong" "rss_parked 1e5" "rss_parked 1e6"
        "chan_pingpong" "chan_buffered" "skynet" "thread_ring" "prime_sieve"
        "mutex" "select2" "timer_latency")
 
@@ -33,13 +35,13 @@ done
 # Go keeps its build cache and module path inside build/, nothing in $HOME.
 export GOCACHE=$PWD/build/go-cache GOPATH=$PWD/build/gopath
 mkdir -p build/bench
-for prog in $(printf '%s\n' "${CASES[@]}" | cut -d' ' -f1 | uniq); do
+for prog in $(printf '%s\n' "${CASES[@]}" | cut -d' ' -f1 | cut -d@ -f1 | uniq); do
     # Only benches that reach into the runtime need its internal symbols.
     lib=build/libgoro.a
     grep -q '#include "runtime.h"' "bench/$prog.c" && lib=build/libgoro-internal.a
     "$CC" -O2 -std=gnu11 -Wall -Wextra -Werror -Iinclude -Isrc "bench/$prog.c" "$lib" \
         -lpthread -o "build/bench/$prog"
-    go build -o "build/bench/${prog}_go" "bench/go/$prog.go"
+    [ -f "bench/go/$prog.go" ] && go build -o "build/bench/${prog}_go" "bench/go/$prog.go"
 done
 
 echo "Machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo);" \
@@ -55,10 +57,11 @@ trap 'rm -f "$raw" "$errlog"' EXIT
 failed=0
 for procs in 1 2; do
     for i in "${!CASES[@]}"; do
-        read -r prog args <<<"${CASES[$i]}"
+        read -r spec args <<<"${CASES[$i]}"
+        prog=${spec%@*} twin=${spec#*@}
         for impl in goro go; do
             bin=build/bench/$prog
-            [ "$impl" = go ] && bin=${bin}_go
+            [ "$impl" = go ] && bin=build/bench/${twin}_go
             for _ in $(seq "$RUNS"); do
                 rc=0
                 # $args is split on purpose: it holds the case's arguments.
@@ -99,7 +102,8 @@ sort -k1,1n -k2,2n -k3,3n -k4,4 -k6,6g "$raw" | awk '
     {
         row = $1 SUBSEP $2 SUBSEP $3
         if (row SUBSEP $4 != gkey) flush_group()
-        if (row != rkey) { flush_row(); rkey = row; rname = $5; rprocs = $3; runit = $7 }
+        if (row != rkey) { flush_row(); rkey = row; rprocs = $3; runit = $7 }
+        if ($4 == "goro") rname = $5 # a shared twin prints its own name
         gkey = row SUBSEP $4
         vals[++n] = $6
     }

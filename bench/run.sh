@@ -3,6 +3,7 @@
 # and 2, RUNS times each (default 5), and prints the medians as a Markdown
 # table for docs/benchmarks.md. Run from anywhere after `make`:
 #   RUNS=5 bash bench/run.sh
+#   ONLY="gosched pingpong" RUNS=3 bash bench/run.sh   (a subset)
 # Exits non-zero if any run failed; its command and stderr go to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,15 @@ CC=${CC:-cc}
 CASES=("spawn_exit" "gosched" "pingpong@chan_pingpong" "rss_parked 1e5" "rss_parked 1e6"
        "chan_pingpong" "chan_buffered" "skynet" "thread_ring" "prime_sieve"
        "mutex" "select2" "timer_latency")
+# ONLY="gosched skynet" keeps the cases whose program is named there.
+if [ -n "${ONLY:-}" ]; then
+    kept=()
+    for c in "${CASES[@]}"; do
+        p=${c%% *}
+        [[ " $ONLY " == *" ${p%@*} "* ]] && kept+=("$c")
+    done
+    CASES=("${kept[@]}")
+fi
 
 if ! command -v go >/dev/null; then
     if [ "$(id -u)" = 0 ]; then

@@ -60,7 +60,11 @@ void spinlock(spinmutex *l)
      * critical sections in a row instead of bouncing the line each time. */
     int backoff = 1;
     for (int spins = 0;; spins++) {
-        if (load_relaxed(&l->key) == 0 && __atomic_exchange_n(&l->key, 1, __ATOMIC_ACQUIRE) == 0)
+        /* The first try exchanges at once: a load first would fetch the
+         * line shared and then again exclusive, two transfers where the
+         * lock is free but was last held on another core. Retries test
+         * with a plain load so that waiters do not steal the line. */
+        if ((spins == 0 || load_relaxed(&l->key) == 0) && __atomic_exchange_n(&l->key, 1, __ATOMIC_ACQUIRE) == 0)
             return;
         if (spins < SPIN_TRIES) { /* about 2,300 pauses in all, then yield */
             for (int i = 0; i < backoff; i++)

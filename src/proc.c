@@ -701,6 +701,17 @@ static p *checkRunqsNoP(void)
     return NULL;
 }
 
+/* Takes up to max (0: no limit but the fair share) Gs from the global
+ * queue: returns one to run, the others go to pp's local queue. */
+static g *globrunq_take(p *pp, int32_t max)
+{
+    g *batch[GLOBRUNQ_BATCH];
+    spinlock(&sched.runqlock);
+    int32_t n = globrunqget(max, batch);
+    spinunlock(&sched.runqlock);
+    return globrunq_keep(pp, batch, n);
+}
+
 /* Finds a runnable goroutine, blocking (stopm) until one exists: Go's
  * findRunnable in the same order of search. */
 static g *findRunnable(bool *inheritTime)
@@ -720,9 +731,7 @@ top:;
     /* Fairness: now and then the global queue goes first, so two
      * goroutines respawning each other locally cannot starve it. */
     if (pp->schedtick % SCHED_GLOBAL_EVERY == 0 && load_relaxed(&sched.runqsize) > 0) {
-        lock(&sched.lock);
-        g *gp = globrunqget(pp, 1);
-        unlock(&sched.lock);
+        g *gp = globrunq_take(pp, 1);
         if (gp)
             return gp;
     }
@@ -730,9 +739,7 @@ top:;
     if (gp)
         return gp;
     if (load_relaxed(&sched.runqsize) != 0) {
-        lock(&sched.lock);
-        gp = globrunqget(pp, 0);
-        unlock(&sched.lock);
+        gp = globrunq_take(pp, 0);
         if (gp)
             return gp;
     }
@@ -750,26 +757,34 @@ top:;
     }
 
     /* Nothing found: give up the P. Check the global queue and the
-     * stop-the-world flag once more under the lock first. */
+     * stop-the-world flag once more under the lock first. The P goes idle
+     * before runqlock is released: a thread that queues globally after
+     * our look takes runqlock after us, so its wakep sees npidle count
+     * this P. */
     lock(&sched.lock);
     if (load_relaxed(&sched.gcwaiting) || load_relaxed(&sched.exiting)) {
         unlock(&sched.lock);
         goto top;
     }
+    spinlock(&sched.runqlock);
     if (sched.runqsize != 0) {
-        gp = globrunqget(pp, 0);
+        g *batch[GLOBRUNQ_BATCH];
+        int32_t n = globrunqget(0, batch);
+        spinunlock(&sched.runqlock);
         unlock(&sched.lock);
-        return gp;
+        return globrunq_keep(pp, batch, n);
     }
     if (!mp->spinning && load_relaxed(&sched.needspinning)) {
         /* A wakep found no idle P a moment ago: spin instead of sleeping. */
         becomeSpinning(mp);
+        spinunlock(&sched.runqlock);
         unlock(&sched.lock);
         goto top;
     }
     if (releasep() != pp)
         throw("findRunnable: wrong p");
     pidleput(pp);
+    spinunlock(&sched.runqlock);
     unlock(&sched.lock);
 
     /* The delicate dance: new work may have been queued between our last
@@ -782,17 +797,19 @@ top:;
             throw("findRunnable: negative nmspinning");
         /* A thread without a P may have queued globally after our check:
          * its wakep saw us spinning and woke nobody. */
-        lock(&sched.lock);
-        if (sched.runqsize != 0) {
+        spinlock(&sched.runqlock);
+        bool global_work = sched.runqsize != 0;
+        spinunlock(&sched.runqlock);
+        if (global_work) {
+            lock(&sched.lock);
             pp = pidlegetSpinning();
+            unlock(&sched.lock);
             if (pp) {
                 acquirep(pp);
                 becomeSpinning(mp);
-                unlock(&sched.lock);
                 goto top;
             }
         }
-        unlock(&sched.lock);
         pp = checkRunqsNoP();
         if (pp) {
             acquirep(pp);
@@ -823,9 +840,9 @@ static void expire_runnext(p *pp)
 {
     g *next = load_relaxed(&pp->runnext);
     if (next && cas_acqrel(&pp->runnext, next, NULL)) {
-        lock(&sched.lock);
+        spinlock(&sched.runqlock);
         globrunqput(next);
-        unlock(&sched.lock);
+        spinunlock(&sched.runqlock);
     }
 }
 
@@ -891,9 +908,9 @@ static void queue_runnable(p *pp, g *gp)
     if (pp) {
         runqput(pp, gp, true);
     } else {
-        lock(&sched.lock);
+        spinlock(&sched.runqlock);
         globrunqput(gp);
-        unlock(&sched.lock);
+        spinunlock(&sched.runqlock);
     }
     wakep();
 }
@@ -909,7 +926,8 @@ void goready(g *gp)
     check_preempt();
 }
 
-/* Gosched and preemption: the G goes to the global queue. */
+/* Preemption, and goro_yield with nothing else on this P: the G goes to
+ * the global queue (Go's Gosched). */
 static g *gosched_m(g *gp)
 {
     m *mp = getg()->m;
@@ -917,18 +935,21 @@ static g *gosched_m(g *gp)
     setgstatus_owned(gp, _Grunning, _Grunnable);
     store_relaxed(&mp->curg, NULL);
     store_relaxed(&gp->m, NULL);
-    lock(&sched.lock);
-    globrunqput(gp);
     /* With nothing local, findRunnable would take the lock again to get
      * the next G from the global queue: take it now. With one P, take just
      * that G: nobody else drains the global queue, so moving a batch to the
      * local queue would only add a CAS per G; with several Ps a batch saves
      * round trips on this lock. */
-    g *next = NULL;
-    if (!load_relaxed(&sched.gcwaiting) && !load_relaxed(&sched.exiting) &&
-        pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp))
-        next = globrunqget(pp, gomaxprocs == 1 ? 1 : 0);
-    unlock(&sched.lock);
+    bool take = !load_relaxed(&sched.gcwaiting) && !load_relaxed(&sched.exiting) &&
+                pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp);
+    g *batch[GLOBRUNQ_BATCH];
+    int32_t n = 0;
+    spinlock(&sched.runqlock);
+    globrunqput(gp);
+    if (take)
+        n = globrunqget(gomaxprocs == 1 ? 1 : 0, batch);
+    spinunlock(&sched.runqlock);
+    g *next = globrunq_keep(pp, batch, n);
     wakep(); /* an idle P could run what is now on the global queue */
     return next ? execute(next, false) : schedule();
 }
@@ -936,6 +957,39 @@ static g *gosched_m(g *gp)
 void gosched(void)
 {
     mcall(gosched_m);
+}
+
+/* goro_yield with other goroutines on this P: the G goes to the tail of the
+ * local queue (Go's goyield), behind them. Through the global queue (what
+ * Go's Gosched does) every other yield moved a goroutine to the other core:
+ * 100 goroutines yielding at GOMAXPROCS=2 cost 205 ns per yield, against
+ * 20 ns this way. The global queue still gets its turn every 61st
+ * schedtick and whenever the local queue runs dry, and idle Ps steal. */
+static g *goyield_m(g *gp)
+{
+    m *mp = getg()->m;
+    p *pp = mp->p;
+    if (runqempty(pp))
+        return gosched_m(gp);
+    setgstatus_owned(gp, _Grunning, _Grunnable);
+    store_relaxed(&mp->curg, NULL);
+    store_relaxed(&gp->m, NULL);
+    runqput(pp, gp, false);
+    return schedule();
+}
+
+/* True when a yield has nothing to yield to: this P's queues and the
+ * global queue are empty, no timer of this P is due, and neither sysmon
+ * nor a stop-the-world wants the P. Going through the global queue would
+ * only hand the same G back (or move it to another core). */
+static bool yield_is_noop(g *gp)
+{
+    p *pp = gp->m->p;
+    if (load_relaxed(&gp->preempt) || load_relaxed(&pp->preempt) || load_relaxed(&sched.gcwaiting) ||
+        load_relaxed(&sched.exiting) || load_relaxed(&sched.runqsize) != 0 || !runqempty(pp))
+        return false;
+    int64_t first = load_relaxed(&pp->timers.first);
+    return first == 0 || first > nanotime();
 }
 
 /* ------------------------------------------------------------ goexit */
@@ -1067,8 +1121,18 @@ int64_t goro_go_attr(goro_fn fn, void *arg, const goro_attr *attr)
 
 void goro_yield(void)
 {
-    if (is_user_g(getg()))
-        gosched();
+    g *gp = getg();
+    if (!is_user_g(gp))
+        return;
+    if (yield_is_noop(gp)) {
+        /* The scheduler would pick this G again: a new time slice and
+         * one scheduling round, without the switch. */
+        p *pp = gp->m->p;
+        store_relaxed(&pp->schedtick, pp->schedtick + 1);
+        store_relaxed(&pp->nctxswitch, pp->nctxswitch + 1);
+        return;
+    }
+    mcall(goyield_m);
 }
 
 int64_t goro_self(void)
@@ -1155,12 +1219,11 @@ static p *newp(int32_t id)
  * still look at it). */
 static void destroyp(p *pp)
 {
-    gQueue q = { NULL, NULL };
-    runqdrain(pp, &q);
-    int32_t n = 0;
-    for (g *gp = q.head; gp; gp = gp->schedlink)
-        n++;
-    globrunqputbatch(&q, n);
+    g *drained[RUNQ_SIZE + 1];
+    int32_t n = runqdrain(pp, drained);
+    spinlock(&sched.runqlock);
+    globrunqputbatch(drained, n);
+    spinunlock(&sched.runqlock);
     lock(&sched.gFree.lock);
     g *gp;
     while ((gp = glist_pop(&pp->gFree))) {
@@ -1457,6 +1520,7 @@ static void runtime_teardown(void)
     free(m0.g0);
     allm = NULL;
     stackfini();
+    globrunqfini();
     memset(&sched, 0, sizeof sched);
 }
 
@@ -1541,7 +1605,7 @@ void goro_read_stats(goro_stats *out)
     out->spinning_threads = load_relaxed(&sched.nmspinning);
     out->procs = gomaxprocs;
     out->idle_procs = load_relaxed(&sched.npidle);
-    out->global_runq = sched.runqsize;
+    out->global_runq = load_relaxed(&sched.runqsize);
     for (int32_t i = 0; i < allplen; i++) {
         out->context_switches += (int64_t)load_relaxed(&allp[i]->nctxswitch);
         out->steals += (int64_t)load_relaxed(&allp[i]->nsteal);
@@ -1598,7 +1662,7 @@ void schedtrace(bool detailed)
     lock(&sched.lock);
     tb_printf(tb, "SCHED %lldms: gomaxprocs=%d idleprocs=%u threads=%d spinningthreads=%u needspinning=%u idlethreads=%d runqueue=%d",
               (long long)runtime_uptime_ms(), gomaxprocs, load_relaxed(&sched.npidle), mcount(),
-              load_relaxed(&sched.nmspinning), load_relaxed(&sched.needspinning), sched.nmidle, sched.runqsize);
+              load_relaxed(&sched.nmspinning), load_relaxed(&sched.needspinning), sched.nmidle, load_relaxed(&sched.runqsize));
     if (detailed)
         tb_printf(tb, " gcwaiting=%u nmidle=%d stopwait=%d sysmonwait=%u\n", load_relaxed(&sched.gcwaiting),
                   sched.nmidle, sched.stopwait, load_relaxed(&sched.sysmonwait));

@@ -47,12 +47,9 @@ static bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t)
     if (!cas_acqrel(&pp->runqhead, h, h + n))
         return false;
     batch[n] = gp;
-    gQueue q = { NULL, NULL };
-    for (uint32_t i = 0; i <= n; i++)
-        gqueue_push(&q, batch[i]);
-    lock(&sched.lock);
-    globrunqputbatch(&q, (int32_t)n + 1);
-    unlock(&sched.lock);
+    spinlock(&sched.runqlock);
+    globrunqputbatch(batch, (int32_t)n + 1);
+    spinunlock(&sched.runqlock);
     end_time_slice();
     return true;
 }
@@ -123,12 +120,13 @@ g *runqget(p *pp, bool *inheritTime)
 
 /* Moves every G of the local queue, runnext first, to q. Only while the
  * world is stopped (procresize), so nobody races with us. */
-void runqdrain(p *pp, gQueue *q)
+int32_t runqdrain(p *pp, g **out)
 {
     bool inherit;
-    g *gp;
-    while ((gp = runqget(pp, &inherit)))
-        gqueue_push(q, gp);
+    int32_t n = 0;
+    while ((out[n] = runqget(pp, &inherit)))
+        n++;
+    return n;
 }
 
 bool runqempty(p *pp)
@@ -207,38 +205,6 @@ g *runqsteal(p *pp, p *p2, bool stealRunNextG)
 
 /* ------------------------------------------------------------ G lists */
 
-void gqueue_push(gQueue *q, g *gp)
-{
-    gp->schedlink = NULL;
-    if (q->tail)
-        q->tail->schedlink = gp;
-    else
-        q->head = gp;
-    q->tail = gp;
-}
-
-void gqueue_pushback_all(gQueue *q, gQueue *q2)
-{
-    if (!q2->tail)
-        return;
-    if (q->tail)
-        q->tail->schedlink = q2->head;
-    else
-        q->head = q2->head;
-    q->tail = q2->tail;
-}
-
-g *gqueue_pop(gQueue *q)
-{
-    g *gp = q->head;
-    if (gp) {
-        q->head = gp->schedlink;
-        if (!q->head)
-            q->tail = NULL;
-    }
-    return gp;
-}
-
 void glist_push(gList *l, g *gp)
 {
     gp->schedlink = l->head;
@@ -254,39 +220,77 @@ g *glist_pop(gList *l)
 }
 
 /* ------------------------------------------------------- global queue
- * All of these run with sched.lock held. runqsize is also read without the
- * lock as a hint, so it is written with relaxed atomic stores. */
+ * A ring of G pointers that doubles when full, where Go links the Gs
+ * through schedlink: taking a batch then copies pointers from a few
+ * contiguous lines instead of walking one G's line per element while the
+ * lock is held (measured: with 100 goroutines yielding at GOMAXPROCS=2 the
+ * walk held the lock for microseconds and the other P waited on it).
+ * All of these run with sched.runqlock held. runqsize is also read without
+ * the lock as a hint, so it is written with relaxed atomic stores. */
+
+static void globrunq_grow(void)
+{
+    globrunq *q = &sched.runq;
+    uint32_t cap = q->cap ? 2 * q->cap : RUNQ_SIZE;
+    g **buf = malloc(cap * sizeof *buf);
+    if (!buf)
+        throw("globrunqput: out of memory");
+    for (uint32_t i = 0; i < q->cap; i++)
+        buf[i] = q->buf[(q->head + i) & (q->cap - 1)];
+    free(q->buf);
+    q->head = 0;
+    q->tail = q->cap;
+    q->buf = buf;
+    q->cap = cap;
+}
 
 void globrunqput(g *gp)
 {
-    gqueue_push(&sched.runq, gp);
+    globrunq *q = &sched.runq;
+    if (q->tail - q->head == q->cap)
+        globrunq_grow();
+    q->buf[q->tail++ & (q->cap - 1)] = gp;
     store_relaxed(&sched.runqsize, sched.runqsize + 1);
 }
 
-void globrunqputbatch(gQueue *batch, int32_t n)
+void globrunqputbatch(g **batch, int32_t n)
 {
-    gqueue_pushback_all(&sched.runq, batch);
-    store_relaxed(&sched.runqsize, sched.runqsize + n);
-    batch->head = batch->tail = NULL;
+    for (int32_t i = 0; i < n; i++)
+        globrunqput(batch[i]);
 }
 
-/* Takes a fair share of the global queue: returns one G and moves up to
- * min(size/GOMAXPROCS+1, max, 128) - 1 more to pp's local queue. */
-g *globrunqget(p *pp, int32_t max)
+/* Takes a fair share of the global queue, min(size/GOMAXPROCS+1, max,
+ * 128) Gs, into batch; returns how many. The caller runs batch[0] and,
+ * after releasing the lock, puts the rest on its local queue. */
+int32_t globrunqget(int32_t max, g **batch)
 {
+    globrunq *q = &sched.runq;
     int32_t size = sched.runqsize;
     if (size == 0)
-        return NULL;
+        return 0;
     int32_t n = size / load_relaxed(&gomaxprocs) + 1;
     if (n > size)
         n = size;
     if (max > 0 && n > max)
         n = max;
-    if (n > RUNQ_SIZE / 2)
-        n = RUNQ_SIZE / 2;
+    if (n > GLOBRUNQ_BATCH)
+        n = GLOBRUNQ_BATCH;
+    for (int32_t i = 0; i < n; i++)
+        batch[i] = q->buf[q->head++ & (q->cap - 1)];
     store_relaxed(&sched.runqsize, size - n);
-    g *gp = gqueue_pop(&sched.runq);
-    for (n--; n > 0; n--)
-        runqput(pp, gqueue_pop(&sched.runq), false);
-    return gp;
+    return n;
+}
+
+/* After globrunqget, without the lock: batch[0] is returned to run now,
+ * the others go to the tail of pp's local queue. */
+g *globrunq_keep(p *pp, g **batch, int32_t n)
+{
+    for (int32_t i = 1; i < n; i++)
+        runqput(pp, batch[i], false);
+    return n > 0 ? batch[0] : NULL;
+}
+
+void globrunqfini(void)
+{
+    free(sched.runq.buf);
 }

@@ -43,14 +43,16 @@ typedef struct waitq {
     sudog *first, *last;
 } waitq;
 
+/* Allocated cache-line aligned: an unbuffered send or receive touches
+ * only the first line. */
 struct goro_chan {
     spinmutex lock;
     uint32_t closed;     /* under lock */
-    size_t qcount;       /* under lock; goro_chan_len reads it with a relaxed load */
+    waitq recvq, sendq;
     size_t dataqsiz;     /* capacity, immutable */
     size_t elemsize;     /* immutable */
+    size_t qcount;       /* under lock; goro_chan_len reads it with a relaxed load */
     size_t sendx, recvx; /* ring indexes, under lock */
-    waitq recvq, sendq;
     unsigned char buf[]; /* dataqsiz * elemsize bytes */
 };
 

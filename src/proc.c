@@ -24,6 +24,7 @@ _Static_assert(offsetof(gobuf, sp) == GOBUF_SP, "gobuf.sp offset");
 _Static_assert(offsetof(gobuf, pc) == GOBUF_PC, "gobuf.pc offset");
 _Static_assert(offsetof(gobuf, bp) == GOBUF_BP, "gobuf.bp offset");
 _Static_assert(offsetof(gobuf, mxcsr) == 64 && offsetof(gobuf, fpucw) == 68, "gobuf fp control offsets");
+_Static_assert(offsetof(g, stack) + sizeof(stack) <= 2 * CACHE_LINE, "a switch touches more than two lines of a G");
 
 enum {
     MAX_MCOUNT = 10000,
@@ -262,9 +263,18 @@ static g *gfget(p *pp)
 }
 
 /* A new G with a stack of the given size, registered in allgs as dead. */
+/* A zeroed G, cache-line aligned (see struct g); NULL without memory. */
+static g *galloc(void)
+{
+    void *mem;
+    if (posix_memalign(&mem, CACHE_LINE, sizeof(g)) != 0)
+        return NULL;
+    return memset(mem, 0, sizeof(g));
+}
+
 static g *malg(size_t stacksize)
 {
-    g *gp = calloc(1, sizeof *gp);
+    g *gp = galloc();
     if (!gp)
         return NULL;
     if (!stackalloc(&gp->stack, stacksize)) {
@@ -382,7 +392,7 @@ static m *allocm(void)
     if (mcount() >= sched.maxmcount)
         throwf("thread exhaustion: program exceeds %d-thread limit", sched.maxmcount);
     m *mp = calloc(1, sizeof *mp);
-    g *g0 = calloc(1, sizeof *g0);
+    g *g0 = galloc();
     if (!mp || !g0)
         throw("allocm: out of memory");
     mp->id = sched.mnext++;
@@ -1552,7 +1562,7 @@ static void schedinit(void)
     initsig();
     lock(&sched.lock);
     m0.id = sched.mnext++;
-    m0.g0 = calloc(1, sizeof(g));
+    m0.g0 = galloc();
     if (!m0.g0)
         throw("schedinit: out of memory");
     m0.g0->m = &m0;

@@ -132,20 +132,24 @@ typedef struct stack {
     uintptr_t hi; /* one past the top */
 } stack;
 
+/* The first two cache lines hold what a switch touches (the G is
+ * allocated cache-line aligned): a goroutine woken on another core, or
+ * after 500 others ran, costs two misses here instead of three. */
 struct g {
     gobuf sched;
-    stack stack;
-    uintptr_t minsp;         /* lowest sp seen at a switch: how far the stack grew */
     uint32_t atomicstatus;   /* enum gstatus, changed with casgstatus */
     uint32_t preempt;        /* set by sysmon; honoured at runtime entries */
-    int64_t goid;
-    int64_t parentgoid;
     m *m;                    /* the M running it, while it runs */
-    g *schedlink;            /* run queues and free lists */
+    uintptr_t minsp;         /* lowest sp seen at a switch: how far the stack grew */
+    int64_t goid;
+    uint8_t waitreason;
+    stack stack;
+    /* Cold: creation, free lists, dumps. */
+    __attribute__((aligned(CACHE_LINE))) g *schedlink; /* free lists */
     g *alllink;
+    int64_t parentgoid;
     goro_fn fn;
     void *arg;
-    uint8_t waitreason;
     char name[32];
     void *tsan_fiber;
     void *asan_fake_stack;

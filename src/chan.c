@@ -22,13 +22,11 @@ goro_chan *goro_chan_make(size_t elem_size, size_t cap)
         errno = EINVAL;
         return NULL;
     }
-    size_t size = sizeof(goro_chan) + elem_size * cap;
-    void *mem;
-    if (posix_memalign(&mem, CACHE_LINE, size) != 0) {
+    goro_chan *c = calloc(1, sizeof *c + elem_size * cap);
+    if (!c) {
         errno = ENOMEM;
         return NULL;
     }
-    goro_chan *c = memset(mem, 0, size);
     c->elemsize = elem_size;
     c->dataqsiz = cap;
     return c;

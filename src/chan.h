@@ -43,8 +43,9 @@ typedef struct waitq {
     sudog *first, *last;
 } waitq;
 
-/* Allocated cache-line aligned: an unbuffered send or receive touches
- * only the first line. */
+/* What an unbuffered send or receive touches comes first, in 64 bytes.
+ * (Allocating channels cache-line aligned made skynet, which creates
+ * 111,111 channels, 4 % slower and the thread ring no faster.) */
 struct goro_chan {
     spinmutex lock;
     uint32_t closed;     /* under lock */

@@ -263,7 +263,8 @@ static g *gfget(p *pp)
 }
 
 /* A new G with a stack of the given size, registered in allgs as dead. */
-/* A zeroed G, cache-line aligned (see struct g); NULL without memory. */
+/* A zeroed G, cache-line aligned (see struct g); NULL without memory.
+ * For g0s: goroutines' Gs come from gslab_alloc. */
 static g *galloc(void)
 {
     void *mem;
@@ -272,13 +273,63 @@ static g *galloc(void)
     return memset(mem, 0, sizeof(g));
 }
 
+/* Goroutines' Gs are never freed while the runtime runs (dead ones wait on
+ * free lists), so they are carved from aligned slabs of GSLAB_GS, which
+ * costs less than an aligned malloc each (skynet creates 80,000 Gs) and is
+ * all freed at teardown. */
+enum { GSLAB_GS = 64 };
+typedef struct gslab {
+    struct gslab *next;
+    __attribute__((aligned(CACHE_LINE))) g gs[GSLAB_GS];
+} gslab;
+static gslab *gslabs;   /* under allglock */
+static int32_t gslab_used;
+
+static g *gslab_alloc(void)
+{
+    lock(&allglock);
+    if (!gslabs || gslab_used == GSLAB_GS) {
+        void *mem;
+        if (posix_memalign(&mem, CACHE_LINE, sizeof(gslab)) != 0) {
+            unlock(&allglock);
+            return NULL;
+        }
+        gslab *slab = mem;
+        slab->next = gslabs;
+        gslabs = slab;
+        gslab_used = 0;
+    }
+    g *gp = &gslabs->gs[gslab_used++];
+    unlock(&allglock);
+    return memset(gp, 0, sizeof(g));
+}
+
+/* Gives back the G just allocated (its stack could not be). */
+static void gslab_unalloc(g *gp)
+{
+    lock(&allglock);
+    if (gslab_used > 0 && gp == &gslabs->gs[gslab_used - 1])
+        gslab_used--;
+    unlock(&allglock);
+}
+
+static void gslab_freeall(void)
+{
+    for (gslab *slab = gslabs, *next; slab; slab = next) {
+        next = slab->next;
+        free(slab);
+    }
+    gslabs = NULL;
+    gslab_used = 0;
+}
+
 static g *malg(size_t stacksize)
 {
-    g *gp = galloc();
+    g *gp = gslab_alloc();
     if (!gp)
         return NULL;
     if (!stackalloc(&gp->stack, stacksize)) {
-        free(gp);
+        gslab_unalloc(gp);
         return NULL;
     }
     gp->tsan_fiber = fiber_create();
@@ -1501,14 +1552,10 @@ static void runtime_teardown(void)
     sysmon_stop();
     allgs_foreach(free_g, NULL);
     lock(&allglock);
-    g *all = allgs;
     allgs = NULL;
     allglen = 0;
+    gslab_freeall();
     unlock(&allglock);
-    for (g *gp = all, *next; gp; gp = next) {
-        next = gp->alllink;
-        free(gp);
-    }
     semafini();
     for (int32_t i = 0; i < allplen; i++) {
         free(allp[i]->timers.heap);

@@ -41,7 +41,27 @@ int64_t goro_self(void);
 int     goro_maxprocs(int n);
 int     goro_numgoroutine(void);
 int     goro_numcpu(void);
+void    goro_lock_os_thread(void);   /* runtime.LockOSThread (nests): no other goroutine runs on this thread */
+void    goro_unlock_os_thread(void); /* undoes one goro_lock_os_thread; a goroutine that exits locked ends its thread */
 void    goro_preempt_point(void);
+
+/* ---- System calls ---- */
+
+/* entersyscall / exitsyscall: between the two calls the goroutine blocks
+ * in the kernel and may call no goro_ function; its P goes to another M
+ * if the call lasts (sysmon retakes it after 20 us to 10 ms). No-ops
+ * outside a goroutine; an exit without an enter does nothing. */
+void goro_syscall_enter(void);
+void goro_syscall_exit(void);
+/* Evaluates expr between goro_syscall_enter() and goro_syscall_exit() and
+ * yields its value, e.g. ssize_t n = GORO_BLOCKING(read(fd, buf, len)); */
+#define GORO_BLOCKING(expr)                          \
+    __extension__({                                  \
+        goro_syscall_enter();                        \
+        __typeof__(expr) goro_blocking_result_ = (expr); \
+        goro_syscall_exit();                         \
+        goro_blocking_result_;                       \
+    })
 
 /* ---- Channels and select ---- */
 

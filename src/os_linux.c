@@ -199,6 +199,19 @@ static void sigquit_handler(int sig)
     _exit(2);
 }
 
+/* SIGURG, the signal Go's runtime uses too: a handler that does nothing,
+ * installed without SA_RESTART, so that a system call of the thread it
+ * is sent to returns EINTR (kick_syscall). */
+static void sigurg_handler(int sig)
+{
+    (void)sig;
+}
+
+void kick_syscall(m *mp)
+{
+    pthread_kill(mp->thread, SIGURG);
+}
+
 void initsig(void)
 {
     static bool installed;
@@ -218,6 +231,12 @@ void initsig(void)
     quit.sa_flags = SA_ONSTACK;
     sigemptyset(&quit.sa_mask);
     sigaction(SIGQUIT, &quit, NULL);
+    struct sigaction urg;
+    memset(&urg, 0, sizeof urg);
+    urg.sa_handler = sigurg_handler;
+    urg.sa_flags = SA_ONSTACK;
+    sigemptyset(&urg.sa_mask);
+    sigaction(SIGURG, &urg, NULL);
 }
 
 void minit_signals(m *mp)

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 _Static_assert(offsetof(gobuf, sp) == GOBUF_SP, "gobuf.sp offset");
@@ -84,6 +85,8 @@ __thread g *tls_g;
 
 static g *schedule(void);
 static void checkdead(void);
+static void stoplockedm(void);
+static void startlockedm(g *gp);
 static _Noreturn void mexit(m *mp);
 
 bool runtime_running(void)
@@ -431,7 +434,8 @@ static void *mstart_thread(void *arg)
         mstart_common(mp);
     lock(&sched.lock);
     sched.nmexited++;
-    if (mcount() == 1)
+    /* An M also leaves mid-run, when its locked goroutine exits. */
+    if (load_relaxed(&sched.exiting) && mcount() == 1)
         notewakeup(&sched.m0exitnote);
     unlock(&sched.lock);
     return NULL;
@@ -587,6 +591,46 @@ void wakep(void)
     startm(pp, true);
 }
 
+/* Ms leave pp (a system call retaken by sysmon, a thread parking for its
+ * locked goroutine): start an M on it if there is work or nobody would
+ * look for new work, otherwise make it idle (Go's handoffp). pp is owned
+ * by the caller, in _Pidle but on no list. */
+void handoffp(p *pp)
+{
+    if (!runqempty(pp) || load_relaxed(&sched.runqsize) != 0) {
+        startm(pp, false);
+        return;
+    }
+    if (load_relaxed(&sched.nmspinning) + load_relaxed(&sched.npidle) == 0 && cas_acqrel(&sched.nmspinning, 0, 1)) {
+        store_relaxed(&sched.needspinning, 0);
+        startm(pp, true);
+        return;
+    }
+    lock(&sched.lock);
+    if (load_relaxed(&sched.gcwaiting)) {
+        store_relaxed(&pp->status, _Pgcstop);
+        if (--sched.stopwait == 0)
+            notewakeup(&sched.stopnote);
+        unlock(&sched.lock);
+        return;
+    }
+    /* As in findRunnable: idle before runqlock is released, so a G
+     * queued globally after our look is seen by its producer's wakep. */
+    spinlock(&sched.runqlock);
+    if (sched.runqsize != 0) {
+        spinunlock(&sched.runqlock);
+        unlock(&sched.lock);
+        startm(pp, false);
+        return;
+    }
+    int64_t when = load_relaxed(&pp->timers.first);
+    pidleput(pp);
+    spinunlock(&sched.runqlock);
+    unlock(&sched.lock);
+    if (when != 0)
+        wake_for_timer(when); /* an idle M must run this P's timers */
+}
+
 static void becomeSpinning(m *mp)
 {
     mp->spinning = true;
@@ -695,6 +739,72 @@ void gostart(void)
     g *gp = getg();
     gp->fn(gp->arg);
     goro_exit();
+}
+
+/* ------------------------------------------------------------ locked Ms */
+
+/* The M's locked G is not runnable: hand the P off and park until
+ * startlockedm gives us a P to run that G with (Go's stoplockedm). */
+static void stoplockedm(void)
+{
+    m *mp = getg()->m;
+    if (mp->p)
+        handoffp(releasep());
+    lock(&sched.lock);
+    if (load_relaxed(&sched.exiting)) {
+        unlock(&sched.lock);
+        mexit(mp);
+    }
+    if (!mp->nextp) {
+        /* Idle until the G is readied; counted for checkdead. */
+        mp->lockedidle = true;
+        mp->lockedlink = sched.mlockedidle;
+        sched.mlockedidle = mp;
+        sched.nmidlelocked++;
+        checkdead();
+    }
+    unlock(&sched.lock);
+    notesleep(&mp->park);
+    noteclear(&mp->park);
+    if (!mp->nextp)
+        mexit(mp); /* woken by exit_m */
+    acquirep(mp->nextp);
+    mp->nextp = NULL;
+}
+
+/* Under sched.lock: takes mp off the list of Ms waiting for their G. */
+static void unlist_lockedm(m *mp)
+{
+    if (!mp->lockedidle)
+        return;
+    for (m **l = &sched.mlockedidle; *l; l = &(*l)->lockedlink) {
+        if (*l == mp) {
+            *l = mp->lockedlink;
+            break;
+        }
+    }
+    mp->lockedidle = false;
+    sched.nmidlelocked--;
+}
+
+/* gp is locked to another M: give it our P and stop (Go's startlockedm).
+ * Its M may not have parked yet; the note keeps the wake-up for it. */
+static void startlockedm(g *gp)
+{
+    m *lm = gp->lockedm;
+    p *pp = releasep();
+    lock(&sched.lock);
+    if (load_relaxed(&sched.exiting)) {
+        /* exit_m has woken (or will never wait for) lm: just leave. */
+        unlock(&sched.lock);
+        stopm();
+        return;
+    }
+    unlist_lockedm(lm);
+    lm->nextp = pp;
+    unlock(&sched.lock);
+    notewakeup(&lm->park);
+    stopm();
 }
 
 /* ------------------------------------------------------------ findRunnable */
@@ -915,6 +1025,13 @@ static void expire_runnext(p *pp)
 static g *schedule(void)
 {
     m *mp = getg()->m;
+    if (mp->lockedg) {
+        /* This thread belongs to a goroutine that is not runnable: give
+         * the P away and wait until that goroutine is handed back. */
+        stoplockedm();
+        return execute(mp->lockedg, false);
+    }
+top:
     if (!mp->p)
         throw("schedule: no p");
     /* sysmon asked this P to end its time slice: even if the G it flagged
@@ -927,6 +1044,12 @@ static g *schedule(void)
     g *gp = findRunnable(&inheritTime);
     if (mp->spinning)
         resetspinning(mp);
+    if (gp->lockedm) {
+        /* gp runs only on its own thread: hand it our P, then wait for
+         * another one. */
+        startlockedm(gp);
+        goto top;
+    }
     return execute(gp, inheritTime);
 }
 
@@ -1005,7 +1128,7 @@ static g *gosched_m(g *gp)
      * that G: nobody else drains the global queue, so moving a batch to the
      * local queue would only add a CAS per G; with several Ps a batch saves
      * round trips on this lock. */
-    bool take = !load_relaxed(&sched.gcwaiting) && !load_relaxed(&sched.exiting) &&
+    bool take = !load_relaxed(&sched.gcwaiting) && !load_relaxed(&sched.exiting) && !mp->lockedg &&
                 pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp);
     g *batch[GLOBRUNQ_BATCH];
     int32_t n = 0;
@@ -1016,6 +1139,10 @@ static g *gosched_m(g *gp)
     spinunlock(&sched.runqlock);
     g *next = globrunq_keep(pp, batch, n);
     wakep(); /* an idle P could run what is now on the global queue */
+    if (next && next->lockedm) {
+        runqput(pp, next, false); /* schedule hands it to its thread */
+        next = NULL;
+    }
     return next ? execute(next, false) : schedule();
 }
 
@@ -1071,6 +1198,18 @@ static g *goexit0(g *gp)
     stack_release_excess(gp);
     fiber_recycle(&gp->tsan_fiber);
     gfput(mp->p, gp);
+    if (gp->lockedm) {
+        /* Exiting while locked: the goroutine may have changed the
+         * thread's state, so the thread ends with it (as in Go); m0, the
+         * thread goro_run returns on, is only unlocked. */
+        gp->lockedm = NULL;
+        gp->lockedcount = 0;
+        mp->lockedg = NULL;
+        if (mp != &m0) {
+            handoffp(releasep());
+            mexit(mp);
+        }
+    }
     return schedule();
 }
 
@@ -1200,6 +1339,144 @@ void goro_yield(void)
     mcall(goyield_m);
 }
 
+/* ------------------------------------------------------------ system calls */
+
+/* A thread the runtime abandoned in a system call when it exited comes
+ * back here: nothing it pointed to may be touched, so it just ends. */
+static _Noreturn void abandoned_thread_exit(void)
+{
+    for (;;)
+        syscall(SYS_exit, 0);
+}
+
+/* Go's entersyscall. The P stays attached in _Psyscall, so that a short
+ * call takes it back with one CAS; sysmon's retake hands a P stuck there
+ * for a tick to another M. From here to goro_syscall_exit the M touches
+ * nothing shared, which is what lets the runtime's exit abandon it. */
+void goro_syscall_enter(void)
+{
+    g *gp = getg();
+    if (!is_user_g(gp) || load_relaxed(&gp->atomicstatus) != _Grunning)
+        return;
+    m *mp = gp->m;
+    p *pp = mp->p;
+    setgstatus_owned(gp, _Grunning, _Gsyscall);
+    mp->oldp = pp;
+    mp->p = NULL;
+    store_relaxed(&pp->m, NULL);
+    /* Seq-cst, then the gcwaiting load: Dekker with stopTheWorld, which
+     * sets gcwaiting and then takes _Psyscall Ps with a CAS. */
+    __atomic_store_n(&pp->status, _Psyscall, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&sched.gcwaiting, __ATOMIC_SEQ_CST)) {
+        lock(&sched.lock);
+        if (cas_acqrel(&pp->status, _Psyscall, _Pgcstop) && --sched.stopwait == 0)
+            notewakeup(&sched.stopnote);
+        unlock(&sched.lock);
+    }
+    /* Seq-cst, then the exiting load: Dekker with exit_m, which sets
+     * exiting and then abandons the Ms it finds in system calls. */
+    __atomic_store_n(&mp->insyscall, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&sched.exiting, __ATOMIC_SEQ_CST))
+        goro_syscall_exit(); /* leaves with the other Ms */
+}
+
+/* Takes oldp back if sysmon has not retaken it, else any idle P. */
+static bool exitsyscallfast(p *oldp)
+{
+    if (load_relaxed(&sched.exiting) || load_relaxed(&sched.gcwaiting))
+        return false;
+    if (load_relaxed(&oldp->status) == _Psyscall && cas_acqrel(&oldp->status, _Psyscall, _Pidle)) {
+        acquirep(oldp);
+        store_relaxed(&oldp->syscalltick, oldp->syscalltick + 1);
+        return true;
+    }
+    if (load_relaxed(&sched.npidle) == 0)
+        return false;
+    lock(&sched.lock);
+    p *pp = load_relaxed(&sched.gcwaiting) ? NULL : pidleget();
+    unlock(&sched.lock);
+    if (!pp)
+        return false;
+    acquirep(pp);
+    return true;
+}
+
+/* On g0, with no P to be had: queue the G globally and park the M (or,
+ * for a locked G, wait for it to be handed back). */
+static g *exitsyscall0(g *gp)
+{
+    m *mp = getg()->m;
+    setgstatus_owned(gp, _Gsyscall, _Grunnable);
+    store_relaxed(&mp->curg, NULL);
+    store_relaxed(&gp->m, NULL);
+    if (load_relaxed(&sched.exiting))
+        mexit(mp);
+    lock(&sched.lock);
+    p *pp = load_relaxed(&sched.gcwaiting) ? NULL : pidleget();
+    if (!pp) {
+        spinlock(&sched.runqlock);
+        globrunqput(gp);
+        spinunlock(&sched.runqlock);
+    }
+    unlock(&sched.lock);
+    if (pp) {
+        acquirep(pp);
+        return execute(gp, false);
+    }
+    if (mp->lockedg) {
+        stoplockedm();
+        return execute(gp, false);
+    }
+    stopm();
+    return schedule();
+}
+
+/* Go's exitsyscall. */
+void goro_syscall_exit(void)
+{
+    g *gp = getg();
+    if (!is_user_g(gp))
+        return;
+    m *mp = gp->m;
+    if (!cas_acqrel(&mp->insyscall, 1, 0)) {
+        if (load_acquire(&mp->insyscall) == 2)
+            abandoned_thread_exit();
+        return; /* no goro_syscall_enter before: nothing to undo */
+    }
+    p *oldp = mp->oldp;
+    mp->oldp = NULL;
+    if (exitsyscallfast(oldp)) {
+        setgstatus_owned(gp, _Gsyscall, _Grunning);
+        check_preempt();
+        return;
+    }
+    mcall(exitsyscall0);
+}
+
+/* ------------------------------------------------------------ LockOSThread */
+
+void goro_lock_os_thread(void)
+{
+    g *gp = getg();
+    if (!is_user_g(gp))
+        return;
+    /* Only this G and its M read these: no atomics needed. */
+    gp->lockedcount++;
+    gp->lockedm = gp->m;
+    gp->m->lockedg = gp;
+}
+
+void goro_unlock_os_thread(void)
+{
+    g *gp = getg();
+    if (!is_user_g(gp) || gp->lockedcount == 0)
+        return;
+    if (--gp->lockedcount == 0) {
+        gp->m->lockedg = NULL;
+        gp->lockedm = NULL;
+    }
+}
+
 int64_t goro_self(void)
 {
     g *gp = getg();
@@ -1244,11 +1521,12 @@ static void checkdead(void)
 {
     if (load_relaxed(&sched.exiting) || load_relaxed(&sched.gcwaiting))
         return;
-    int32_t run = mcount() - sched.nmidle;
+    int32_t run = mcount() - sched.nmidle - sched.nmidlelocked;
     if (run > 0)
         return;
     if (run < 0)
-        throwf("checkdead: inconsistent counts: mcount=%d nmidle=%d", mcount(), sched.nmidle);
+        throwf("checkdead: inconsistent counts: mcount=%d nmidle=%d nmidlelocked=%d", mcount(), sched.nmidle,
+               sched.nmidlelocked);
     /* A thread that is not ours may still call goro_go or wake a
      * goroutine: nothing is proven while one lives (or when the count
      * cannot be read). Ours are the Ms, sysmon and the sanitizer's own. */
@@ -1384,7 +1662,7 @@ static bool stopTheWorld(void)
         return false;
     }
     sched.stopwait = gomaxprocs;
-    store_relaxed(&sched.gcwaiting, 1);
+    __atomic_store_n(&sched.gcwaiting, 1, __ATOMIC_SEQ_CST);
     noteclear(&sched.stopnote);
     preemptall();
     store_relaxed(&mp->p->status, _Pgcstop);
@@ -1393,6 +1671,13 @@ static bool stopTheWorld(void)
     while ((pp = pidleget())) {
         store_relaxed(&pp->status, _Pgcstop);
         sched.stopwait--;
+    }
+    /* Ps left by Ms in system calls: their Ms find them gone on return.
+     * Seq-cst: Dekker with goro_syscall_enter (see there). */
+    for (int32_t i = 0; i < gomaxprocs; i++) {
+        pp = allp[i];
+        if (__atomic_load_n(&pp->status, __ATOMIC_SEQ_CST) == _Psyscall && cas_acqrel(&pp->status, _Psyscall, _Pgcstop))
+            sched.stopwait--;
     }
     bool wait = sched.stopwait > 0;
     unlock(&sched.lock);
@@ -1511,6 +1796,26 @@ static _Noreturn void mexit(m *mp)
     longjmp(mp->exitjmp, 1);
 }
 
+/* With sched.lock held and exiting set: an M blocked in a system call may
+ * never come back, so it is not waited for. Its CAS 1 -> 2 on insyscall
+ * tells it, if it ever returns, to end its thread at once; the teardown
+ * then leaves its M, G and stack in place. m0 is never abandoned: goro_run
+ * returns on its thread, so its call is interrupted with SIGURG (here and
+ * by sysmon until it returns); the goroutine in it is abandoned too. */
+static void abandon_syscall_ms(void)
+{
+    for (m *mp = allm; mp; mp = mp->alllink) {
+        if (mp != &m0 && cas_acqrel(&mp->insyscall, 1, 2)) {
+            sched.nmexited++;
+            sched.nmabandoned++;
+        }
+    }
+    if (mcount() == 1)
+        notewakeup(&sched.m0exitnote);
+    if (load_acquire(&m0.insyscall) == 1)
+        kick_syscall(&m0);
+}
+
 /* The main goroutine returned: every M leaves its scheduler loop. Running
  * goroutines stop at their next runtime entry. */
 static g *exit_m(g *gp)
@@ -1524,10 +1829,15 @@ static g *exit_m(g *gp)
     while (__atomic_load_n(&foreign_inflight, __ATOMIC_SEQ_CST) != 0)
         osyield();
     lock(&sched.lock);
-    store_relaxed(&sched.exiting, 1);
+    __atomic_store_n(&sched.exiting, 1, __ATOMIC_SEQ_CST);
     preemptall();
     for (m *idle = mget(); idle; idle = mget())
         notewakeup(&idle->park);
+    for (m *locked = sched.mlockedidle; locked; locked = sched.mlockedidle) {
+        unlist_lockedm(locked);
+        notewakeup(&locked->park);
+    }
+    abandon_syscall_ms();
     unlock(&sched.lock);
     mexit(mp);
 }
@@ -1542,19 +1852,27 @@ static void main_goroutine(void *arg)
 static void free_g(g *gp, void *arg)
 {
     (void)arg;
-    fiber_destroy(gp->tsan_fiber);
+    if (readgstatus(gp) != _Gsyscall) /* an abandoned thread still runs on it */
+        fiber_destroy(gp->tsan_fiber);
 }
 
 /* After every other M has left: give all memory back so that goro_run can
- * start a fresh runtime. */
+ * start a fresh runtime. With Ms abandoned in system calls (exit_m), their
+ * Gs, stacks and Ms stay allocated: those threads still run on them. */
 static void runtime_teardown(void)
 {
+    bool abandoned = sched.nmabandoned > 0;
     sysmon_stop();
     allgs_foreach(free_g, NULL);
     lock(&allglock);
     allgs = NULL;
     allglen = 0;
-    gslab_freeall();
+    if (abandoned) {
+        gslabs = NULL;
+        gslab_used = 0;
+    } else {
+        gslab_freeall();
+    }
     unlock(&allglock);
     semafini();
     for (int32_t i = 0; i < allplen; i++) {
@@ -1572,7 +1890,7 @@ static void runtime_teardown(void)
     gomaxprocs = 0;
     for (m *mp = allm, *next; mp; mp = next) {
         next = mp->alllink;
-        if (mp != &m0) {
+        if (mp != &m0 && load_acquire(&mp->insyscall) != 2) {
             free(mp->g0);
             free(mp);
         }
@@ -1580,7 +1898,7 @@ static void runtime_teardown(void)
     unminit_signals(&m0);
     free(m0.g0);
     allm = NULL;
-    stackfini();
+    stackfini(!abandoned);
     globrunqfini();
     memset(&sched, 0, sizeof sched);
 }
@@ -1609,6 +1927,7 @@ static void schedinit(void)
     initsig();
     lock(&sched.lock);
     m0.id = sched.mnext++;
+    m0.thread = pthread_self();
     m0.g0 = galloc();
     if (!m0.g0)
         throw("schedinit: out of memory");
@@ -1672,6 +1991,7 @@ void goro_read_stats(goro_stats *out)
         out->steals += (int64_t)load_relaxed(&allp[i]->nsteal);
     }
     out->preemptions = (int64_t)load_relaxed(&sched.npreempt);
+    out->syscall_handoffs = (int64_t)load_relaxed(&sched.nhandoff);
     unlock(&sched.lock);
     out->stack_bytes_reserved = stack_bytes_reserved();
     out->stack_bytes_committed = stack_bytes_committed();

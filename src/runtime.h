@@ -79,7 +79,8 @@ int32_t osthreadcount(void);
 void newosproc(void *(*start)(void *), void *arg);
 void minit_signals(m *mp);   /* per-thread alternate signal stack */
 void unminit_signals(m *mp);
-void initsig(void);                 /* process-wide SIGSEGV handler */
+void initsig(void);                 /* process-wide SIGSEGV, SIGQUIT and SIGURG handlers */
+void kick_syscall(m *mp);           /* SIGURG: mp's blocking system call returns EINTR */
 uint32_t cheaprand(void);
 uint32_t cheaprandn(uint32_t n);
 
@@ -147,6 +148,8 @@ struct g {
     /* Cold: creation, free lists, dumps. */
     __attribute__((aligned(CACHE_LINE))) g *schedlink; /* free lists */
     g *alllink;
+    m *lockedm;              /* goro_lock_os_thread: the only M that runs it */
+    uint32_t lockedcount;    /* nesting of goro_lock_os_thread */
     int64_t parentgoid;
     goro_fn fn;
     void *arg;
@@ -174,6 +177,18 @@ struct m {
     void *sigaltstack_mem;
     jmp_buf exitjmp;         /* mexit unwinds to the thread's start */
     int64_t sleepuntil;      /* idle with a timeout until then (under sched.lock) */
+    /* System calls (goro_syscall_enter/exit): the P left in _Psyscall, and
+     * insyscall, 1 while in the call. The runtime's exit turns it to 2 with
+     * a CAS to abandon an M stuck in the kernel; the M, back from the call,
+     * finds its CAS 1 -> 0 failed and ends its thread. */
+    p *oldp;
+    uint32_t insyscall;      /* atomic */
+    pthread_t thread;        /* m0's: kicked out of a system call at exit */
+    /* goro_lock_os_thread: the G that owns this thread; lockedidle while
+     * parked waiting for it (sched.mlockedidle, under sched.lock). */
+    g *lockedg;
+    bool lockedidle;
+    m *lockedlink;
 };
 
 /* A timer (time.c). state says who owns it; see time.c. */
@@ -193,6 +208,8 @@ struct timer {
 typedef struct sysmontick {
     uint32_t schedtick;
     int64_t schedwhen;
+    uint32_t syscalltick;
+    int64_t syscallwhen;
 } sysmontick;
 
 #define RUNQ_SIZE 256
@@ -218,7 +235,7 @@ struct p {
     } timers;
     /* Written by the owner all the time. */
     __attribute__((aligned(CACHE_LINE))) uint32_t schedtick; /* incremented on every scheduler call not inheriting time */
-    uint32_t syscalltick;
+    uint32_t syscalltick;    /* atomic: bumped when a system call ends or the P is retaken */
     uint64_t nctxswitch;     /* owner-written, read by stats with relaxed loads */
     uint64_t nsteal;
     int64_t goidcache, goidcacheend;
@@ -243,6 +260,9 @@ typedef struct schedt {
     __attribute__((aligned(CACHE_LINE))) mutex lock;
     m *midle;
     int32_t nmidle;
+    m *mlockedidle;          /* Ms parked until their locked G is runnable */
+    int32_t nmidlelocked;
+    int32_t nmabandoned;     /* Ms left in system calls when the runtime exited */
     int32_t mnext;           /* number of Ms created, and the next M id */
     int32_t maxmcount;
     int32_t nmexited;
@@ -267,6 +287,7 @@ typedef struct schedt {
         int32_t n;
     } gFree;
     uint64_t npreempt;       /* atomic */
+    uint64_t nhandoff;       /* atomic: Ps retaken from system calls */
     int64_t ntimers;         /* atomic: timers in heaps */
 } schedt;
 
@@ -292,6 +313,7 @@ static inline void setg(g *gp)
 
 /* ---------------------------------------------------------------- proc.c */
 void casgstatus(g *gp, uint32_t oldval, uint32_t newval);
+void handoffp(p *pp);
 uint32_t readgstatus(g *gp);
 void gopark(bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
 void goready(g *gp);
@@ -323,7 +345,7 @@ void globrunqfini(void);
 /* ---------------------------------------------------------------- stack.c */
 extern size_t default_stack_size;
 void stackinit(void);
-void stackfini(void);
+void stackfini(bool unmap);
 bool stackalloc(stack *s, size_t size);
 void stackfree(stack *s);
 void stack_release_excess(g *gp);

@@ -227,16 +227,20 @@ int64_t stack_bytes_committed(void)
     return total * (int64_t)PAGE_SIZE;
 }
 
-/* After goro_run returns: give every arena back to the kernel. */
-void stackfini(void)
+/* After goro_run returns: give every arena back to the kernel. unmap
+ * false: forget the arenas but leave them mapped, because a thread
+ * abandoned in a system call still runs on one of their stacks. */
+void stackfini(bool unmap)
 {
     lock(&stacklock);
     stackarena *a = arenas;
     store_release(&arenas, NULL);
     while (a) {
         stackarena *next = a->link;
-        sanitizer_unpoison(a->base, a->next - a->base);
-        munmap((void *)a->base, a->end - a->base);
+        if (unmap) {
+            sanitizer_unpoison(a->base, a->next - a->base);
+            munmap((void *)a->base, a->end - a->base);
+        }
         free(a);
         a = next;
     }

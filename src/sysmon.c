@@ -3,7 +3,8 @@
  * It wakes every 20 µs, backs off to 10 ms while nothing happens, and sleeps
  * until woken while every P is idle, so an idle program costs no CPU. A
  * goroutine that has run for 10 ms on one schedtick (a chain of runnext
- * goroutines shares one) is asked to yield.
+ * goroutines shares one) is asked to yield, and a P whose M is blocked in
+ * a system call is handed to another M.
  */
 #include "runtime.h"
 
@@ -12,6 +13,7 @@ enum {
     SYSMON_MAX_DELAY_NS = 10 * 1000 * 1000,
     SYSMON_IDLE_BEFORE_BACKOFF = 50,
     FORCE_PREEMPT_NS = 10 * 1000 * 1000,
+    SYSMON_EXIT_KICK_NS = 1000 * 1000,
 };
 
 static pthread_t sysmon_thread;
@@ -24,16 +26,46 @@ void sysmon_wake(void)
         notewakeup(&sched.sysmonnote);
 }
 
-/* Preempts goroutines that ran too long. The Ps are read without a lock:
- * they are never freed, and allp only grows (see procresize). */
-static void retake(int64_t now)
+/* A P left in a system call for a whole sysmon tick (the same syscalltick
+ * twice) is handed to another M if it has work, if no M is spinning or
+ * idle to take new work, or after 10 ms anyway (Go's retake). Returns
+ * whether it retook pp. */
+static bool retake_syscall(p *pp, sysmontick *pd, int64_t now)
+{
+    uint32_t t = load_relaxed(&pp->syscalltick);
+    if (pd->syscalltick != t) {
+        pd->syscalltick = t;
+        pd->syscallwhen = now;
+        return false;
+    }
+    if (runqempty(pp) && load_relaxed(&sched.nmspinning) + load_relaxed(&sched.npidle) > 0 &&
+        pd->syscallwhen + FORCE_PREEMPT_NS > now)
+        return false;
+    if (!cas_acqrel(&pp->status, _Psyscall, _Pidle))
+        return false; /* its M came back, or the world is stopping */
+    store_relaxed(&pp->syscalltick, t + 1);
+    __atomic_add_fetch(&sched.nhandoff, 1, __ATOMIC_RELAXED);
+    handoffp(pp);
+    return true;
+}
+
+/* Preempts goroutines that ran too long and retakes Ps from system calls.
+ * The Ps are read without a lock: they are never freed, and allp only
+ * grows (see procresize). Returns how many Ps it retook. */
+static int retake(int64_t now)
 {
     int32_t n = load_acquire(&gomaxprocs);
     p **ps = load_acquire(&allp);
+    int retaken = 0;
     for (int32_t i = 0; i < n; i++) {
         p *pp = ps[i];
         sysmontick *pd = &pp->sysmontick;
-        if (load_relaxed(&pp->status) != _Prunning)
+        uint32_t status = load_relaxed(&pp->status);
+        if (status == _Psyscall) {
+            retaken += retake_syscall(pp, pd, now);
+            continue;
+        }
+        if (status != _Prunning)
             continue;
         uint32_t t = load_relaxed(&pp->schedtick);
         if (pd->schedtick != t) {
@@ -43,6 +75,7 @@ static void retake(int64_t now)
             preemptone(pp);
         }
     }
+    return retaken;
 }
 
 /* Sleeps while the world is stopped or every P is idle; returns false if
@@ -74,12 +107,23 @@ static void *sysmon(void *arg)
             delay = SYSMON_MIN_DELAY_NS;
         else if (idle > SYSMON_IDLE_BEFORE_BACKOFF)
             delay = delay * 2 > SYSMON_MAX_DELAY_NS ? SYSMON_MAX_DELAY_NS : delay * 2;
+        if (load_relaxed(&sched.exiting)) {
+            /* goro_run returns on m0: get it out of a system call that a
+             * kick from exit_m did not end (it was not in the kernel yet,
+             * or the call restarted). */
+            if (load_acquire(&m0.insyscall) == 1)
+                kick_syscall(&m0);
+            usleep_ns(SYSMON_EXIT_KICK_NS);
+            continue;
+        }
         usleep_ns(delay);
         if (debug.schedtrace <= 0 && !sysmon_idle_wait())
             break;
         int64_t now = nanotime();
-        retake(now);
-        idle++; /* only syscall hand-offs reset the back-off (later issue) */
+        if (retake(now) > 0)
+            idle = 0; /* system calls are blocking: watch closely */
+        else
+            idle++;
         if (debug.schedtrace > 0 && now - lasttrace >= (int64_t)debug.schedtrace * 1000000) {
             lasttrace = now;
             schedtrace(debug.scheddetail > 0);

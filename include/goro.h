@@ -7,8 +7,11 @@
 #ifndef GORO_H
 #define GORO_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +65,21 @@ void goro_syscall_exit(void);
         goro_syscall_exit();                         \
         goro_blocking_result_;                       \
     })
+
+/* ---- I/O on the netpoller ----
+ * Sockets, pipes and ttys are switched to non-blocking mode and the calling
+ * goroutine parks until the descriptor is ready (epoll); regular files are
+ * read and written with a system call hand-off. -EINTR is never returned.
+ * A descriptor used here must be closed with goro_close. One goroutine at a
+ * time may wait in each direction of a descriptor (-EBUSY otherwise). From
+ * a thread that is not a goroutine, a call that would block is -EPERM. */
+ssize_t goro_read(int fd, void *buf, size_t len);        /* bytes read, 0 at end of file, or -errno */
+ssize_t goro_write(int fd, const void *buf, size_t len); /* writes all len bytes: len or -errno (-EPIPE, no SIGPIPE, on a socket) */
+int     goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen); /* new fd, non-blocking and close-on-exec */
+int     goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen); /* 0 or -errno (-ECONNREFUSED, ...) */
+int     goro_wait_fd(int fd, int events, int64_t timeout_ns); /* POLLIN/POLLOUT: the ready events, or -ETIMEDOUT */
+int     goro_set_deadline(int fd, int64_t read_deadline, int64_t write_deadline); /* absolute goro_now() times, 0 = none; also for calls already blocked (-ETIMEDOUT) */
+int     goro_close(int fd);   /* wakes goroutines blocked on fd with -EBADF, then closes it */
 
 /* ---- Channels and select ---- */
 

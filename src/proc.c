@@ -52,6 +52,8 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonSelectNoCases] = "select (no cases)",
     [waitReasonPreempted] = "preempted",
     [waitReasonStopTheWorld] = "stopping the world",
+    [waitReasonIORead] = "IO wait (read)",
+    [waitReasonIOWrite] = "IO wait (write)",
 };
 
 schedt sched;
@@ -522,7 +524,15 @@ static void stopm(void)
  * neither, start an M to re-plan its sleep. */
 void wake_for_timer(int64_t when)
 {
-    if (load_relaxed(&sched.npidle) == 0 || load_relaxed(&sched.nmspinning) != 0)
+    if (load_relaxed(&sched.npidle) == 0)
+        return;
+    if (load_relaxed(&sched.lastpoll) == 0) {
+        /* The M blocked in netpoll sleeps too long for this timer. */
+        int64_t until = load_relaxed(&sched.pollUntil);
+        if (until == 0 || when < until)
+            netpollBreak();
+    }
+    if (load_relaxed(&sched.nmspinning) != 0)
         return;
     lock(&sched.lock);
     bool covered = false;
@@ -887,6 +897,66 @@ static g *globrunq_take(p *pp, int32_t max)
     return globrunq_keep(pp, batch, n);
 }
 
+/* Makes the Gs netpoll returned runnable: onto the global queue, with an
+ * M started for each idle P that could run one (Go's injectglist). */
+void injectglist(gList *list)
+{
+    int32_t n = 0;
+    g *gp;
+    spinlock(&sched.runqlock);
+    while ((gp = glist_pop(list))) {
+        setgstatus_owned(gp, _Gwaiting, _Grunnable);
+        globrunqput(gp);
+        n++;
+    }
+    spinunlock(&sched.runqlock);
+    for (; n > 0 && load_relaxed(&sched.npidle) > 0; n--)
+        startm(NULL, false);
+}
+
+/* Non-blocking netpoll from findRunnable: a ready G to run now, the others
+ * queued; NULL if none. */
+static g *netpoll_runnable(void)
+{
+    gList list = { NULL };
+    netpoll(0, &list);
+    g *gp = glist_pop(&list);
+    if (gp) {
+        injectglist(&list);
+        setgstatus_owned(gp, _Gwaiting, _Grunnable);
+    }
+    return gp;
+}
+
+/* The M has nothing to do and goroutines wait for I/O: block in netpoll
+ * until I/O, the earliest timer or a netpollBreak. Returns holding a P,
+ * with the first ready G to run or NULL; without an idle P the ready Gs
+ * are queued and the M parks until it is handed one (stopm). */
+static g *netpoll_block(int64_t pollUntil)
+{
+    int64_t now = nanotime();
+    store_relaxed(&sched.pollUntil, pollUntil);
+    gList list = { NULL };
+    netpoll(pollUntil == 0 ? -1 : (pollUntil > now ? pollUntil - now : 0), &list);
+    store_relaxed(&sched.pollUntil, 0);
+    __atomic_store_n(&sched.lastpoll, nanotime(), __ATOMIC_SEQ_CST);
+    lock(&sched.lock);
+    p *pp = load_relaxed(&sched.exiting) || load_relaxed(&sched.gcwaiting) ? NULL : pidleget();
+    unlock(&sched.lock);
+    if (!pp) {
+        injectglist(&list);
+        stopm();
+        return NULL;
+    }
+    acquirep(pp);
+    g *gp = glist_pop(&list);
+    if (gp) {
+        setgstatus_owned(gp, _Gwaiting, _Grunnable);
+        injectglist(&list);
+    }
+    return gp;
+}
+
 /* Finds a runnable goroutine, blocking (stopm) until one exists: Go's
  * findRunnable in the same order of search. */
 static g *findRunnable(bool *inheritTime)
@@ -915,6 +985,12 @@ top:;
         return gp;
     if (load_relaxed(&sched.runqsize) != 0) {
         gp = globrunq_take(pp, 0);
+        if (gp)
+            return gp;
+    }
+    /* I/O that became ready, unless an M is blocked in netpoll anyway. */
+    if (netpollinited() && netpollAnyWaiters() && load_relaxed(&sched.lastpoll) != 0) {
+        gp = netpoll_runnable();
         if (gp)
             return gp;
     }
@@ -992,8 +1068,15 @@ top:;
             goto top;
         }
     }
-    /* Sleep until the earliest timer of any P, then run it with any idle P. */
+    /* Sleep until the earliest timer of any P, then run it with any idle P.
+     * With goroutines waiting for I/O, one M sleeps in netpoll instead. */
     int64_t pollUntil = timeSleepUntil();
+    if (netpollinited() && netpollAnyWaiters() && __atomic_exchange_n(&sched.lastpoll, 0, __ATOMIC_SEQ_CST) != 0) {
+        gp = netpoll_block(pollUntil);
+        if (gp)
+            return gp;
+        goto top;
+    }
     if (pollUntil == 0) {
         stopm();
     } else if (!stopm_until(pollUntil)) {
@@ -1535,6 +1618,8 @@ static void checkdead(void)
         return;
     if (load_relaxed(&sched.ntimers) > 0)
         return; /* a timer will wake somebody */
+    if (netpollAnyWaiters())
+        return; /* so may I/O */
     deadcount c = { 0, 0 };
     allgs_foreach(count_g, &c);
     if (c.running > 0)
@@ -1839,6 +1924,7 @@ static g *exit_m(g *gp)
     }
     abandon_syscall_ms();
     unlock(&sched.lock);
+    netpollBreak(); /* an M blocked in netpoll leaves too */
     mexit(mp);
 }
 
@@ -1900,6 +1986,7 @@ static void runtime_teardown(void)
     allm = NULL;
     stackfini(!abandoned);
     globrunqfini();
+    netpollfini();
     memset(&sched, 0, sizeof sched);
 }
 
@@ -1927,6 +2014,7 @@ static void schedinit(void)
     initsig();
     lock(&sched.lock);
     m0.id = sched.mnext++;
+    sched.lastpoll = nanotime();
     m0.thread = pthread_self();
     m0.g0 = galloc();
     if (!m0.g0)

@@ -124,6 +124,8 @@ enum waitreason {
     waitReasonSelectNoCases,
     waitReasonPreempted,
     waitReasonStopTheWorld,
+    waitReasonIORead,
+    waitReasonIOWrite,
     waitReasonCount,
 };
 extern const char *const waitReasonStrings[waitReasonCount];
@@ -288,6 +290,8 @@ typedef struct schedt {
     } gFree;
     uint64_t npreempt;       /* atomic */
     uint64_t nhandoff;       /* atomic: Ps retaken from system calls */
+    int64_t lastpoll;        /* atomic: last netpoll, 0 while an M blocks in it */
+    int64_t pollUntil;       /* atomic: when that M's netpoll times out, 0 never */
     int64_t ntimers;         /* atomic: timers in heaps */
 } schedt;
 
@@ -366,6 +370,17 @@ void checkTimers(p *pp, int64_t now);
 int64_t timeSleepUntil(void);
 void moveTimers(p *dead, p *pp);
 void wake_for_timer(int64_t when);
+bool addtimer(timer *t);     /* t idle; false without memory */
+bool deltimer(timer *t);     /* true if t was pending and now will not fire */
+void timer_quiesce(timer *t); /* waits until no M runs t's function */
+
+/* ---------------------------------------------------------------- netpoll.c, netpoll_epoll.c */
+bool netpollinited(void);
+bool netpollAnyWaiters(void);
+void netpoll(int64_t delay, gList *list); /* delay < 0: block; the ready Gs go on list */
+void netpollBreak(void);
+void netpollfini(void);
+void injectglist(gList *list);   /* proc.c: makes netpoll's Gs runnable */
 
 /* ---------------------------------------------------------------- sysmon.c */
 void sysmon_start(void);

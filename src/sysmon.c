@@ -14,6 +14,7 @@ enum {
     SYSMON_IDLE_BEFORE_BACKOFF = 50,
     FORCE_PREEMPT_NS = 10 * 1000 * 1000,
     SYSMON_EXIT_KICK_NS = 1000 * 1000,
+    SYSMON_NETPOLL_NS = 10 * 1000 * 1000,
 };
 
 static pthread_t sysmon_thread;
@@ -120,6 +121,17 @@ static void *sysmon(void *arg)
         if (debug.schedtrace <= 0 && !sysmon_idle_wait())
             break;
         int64_t now = nanotime();
+        /* Nobody polled the network for 10 ms (every P busy): do it here. */
+        int64_t last = load_relaxed(&sched.lastpoll);
+        if (netpollinited() && last != 0 && last + SYSMON_NETPOLL_NS < now &&
+            cas_acqrel(&sched.lastpoll, last, now)) {
+            gList list = { NULL };
+            netpoll(0, &list);
+            if (list.head) {
+                injectglist(&list);
+                idle = 0;
+            }
+        }
         if (retake(now) > 0)
             idle = 0; /* system calls are blocking: watch closely */
         else

@@ -98,7 +98,7 @@ static p *timer_home(void)
 }
 
 /* Puts an idle timer in a heap. Caller owns it (state TIMER_IDLE). */
-static bool addtimer(timer *t)
+bool addtimer(timer *t)
 {
     /* Read before t is in a heap: from then on another M may fire it, and
      * a sleeping goroutine's timer (on its stack) may be gone. */
@@ -121,7 +121,7 @@ static bool addtimer(timer *t)
 
 /* Takes t out of its heap if it is in one. Returns true if it did: the
  * timer had not fired. */
-static bool deltimer(timer *t)
+bool deltimer(timer *t)
 {
     for (;;) {
         p *pp = load_acquire(&t->pp);
@@ -212,7 +212,7 @@ static int timer_stop(timer *t)
 }
 
 /* Waits until no M runs t's function (before freeing it). */
-static void timer_quiesce(timer *t)
+void timer_quiesce(timer *t)
 {
     while (load_acquire(&t->state) == TIMER_RUNNING || load_acquire(&t->state) == TIMER_STOPPING)
         osyield();

@@ -1,0 +1,476 @@
+/*
+ * The netpoller (Go's netpoll.go and internal/poll): goroutines wait for
+ * a descriptor to become readable or writable by parking on its pollDesc;
+ * the scheduler polls epoll (netpoll_epoll.c) without blocking from
+ * findRunnable, blocks in it when an M has nothing else to do, and sysmon
+ * polls when nobody has for 10 ms.
+ *
+ * rg/wg protocol (Go's): a waiter CASes PD_NIL -> PD_WAIT, then, once off
+ * its stack (gopark's unlockf), PD_WAIT -> its g*. Readiness (netpollready,
+ * lock-free) swaps the word to PD_READY and readies the G it found; close,
+ * deadlines and timeouts (under pd->lock) swap it to PD_NIL and ready the
+ * G. Whoever swaps a g* out of the word owns the wake-up: each CAS is
+ * acq_rel, so the woken G sees what its waker did. A waiter that finds
+ * PD_READY consumes it (edge-triggered epoll: one edge, one wake-up).
+ */
+#include "runtime.h"
+#include "netpoll.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* fd -> pollDesc: chunks of 1024 allocated on first use and never moved,
+ * so lookups need no lock. */
+enum { PD_CHUNK = 1024, PD_CHUNKS = 1024 };
+static pollDesc *pdtab[PD_CHUNKS];
+static mutex pdtab_lock;
+static uint32_t inited;          /* atomic */
+static uint32_t netpollWaiters;  /* atomic: goroutines parked on a pollDesc */
+
+bool netpollinited(void)
+{
+    return load_acquire(&inited) != 0;
+}
+
+bool netpollAnyWaiters(void)
+{
+    return load_relaxed(&netpollWaiters) != 0;
+}
+
+/* The pollDesc of fd, registered with epoll on first use (and its fd made
+ * non-blocking); NULL if fd is out of range or cannot be registered. */
+static pollDesc *pd_get(int fd)
+{
+    if (fd < 0 || fd >= PD_CHUNK * PD_CHUNKS)
+        return NULL;
+    pollDesc *chunk = load_acquire(&pdtab[fd / PD_CHUNK]);
+    if (!chunk || !load_acquire(&inited)) {
+        lock(&pdtab_lock);
+        if (!load_relaxed(&inited)) {
+            netpollinit_os();
+            store_release(&inited, 1);
+        }
+        chunk = pdtab[fd / PD_CHUNK];
+        if (!chunk) {
+            chunk = calloc(PD_CHUNK, sizeof *chunk);
+            if (!chunk) {
+                unlock(&pdtab_lock);
+                return NULL;
+            }
+            store_release(&pdtab[fd / PD_CHUNK], chunk); /* lookups acquire it */
+        }
+        unlock(&pdtab_lock);
+    }
+    pollDesc *pd = &chunk[fd % PD_CHUNK];
+    if (load_acquire(&pd->registered))
+        return pd;
+    spinlock(&pd->lock);
+    if (!pd->registered) {
+        pd->fd = fd;
+        store_relaxed(&pd->rg, PD_NIL);
+        store_relaxed(&pd->wg, PD_NIL);
+        pd->rd = pd->wd = 0;
+        struct stat st;
+        uint32_t kind = 1;
+        if (fstat(fd, &st) != 0) {
+            spinunlock(&pd->lock);
+            return NULL;
+        }
+        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || netpollopen_os(fd, pd) != 0) {
+            kind = 2; /* always "ready": served by a system call hand-off */
+        } else {
+            int fl = fcntl(fd, F_GETFL);
+            if (fl >= 0 && !(fl & O_NONBLOCK))
+                fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        }
+        store_release(&pd->registered, kind); /* after the fields above */
+    }
+    spinunlock(&pd->lock);
+    return pd;
+}
+
+void netpollfini(void)
+{
+    if (!load_relaxed(&inited))
+        return;
+    netpollfini_os();
+    for (int i = 0; i < PD_CHUNKS; i++) {
+        free(pdtab[i]);
+        pdtab[i] = NULL;
+    }
+    store_relaxed(&inited, 0);
+    store_relaxed(&netpollWaiters, 0);
+}
+
+/* ------------------------------------------------------------ wake-ups */
+
+static uintptr_t *pd_word(pollDesc *pd, int mode)
+{
+    return mode == POLL_READ ? &pd->rg : &pd->wg;
+}
+
+/* Go's netpollunblock: ioready swaps in PD_READY, otherwise PD_NIL (close,
+ * deadline). Returns the parked G that the caller must ready, or NULL. */
+static g *netpollunblock(pollDesc *pd, int mode, bool ioready)
+{
+    uintptr_t *gpp = pd_word(pd, mode);
+    for (;;) {
+        uintptr_t old = load_acquire(gpp);
+        if (old == PD_READY)
+            return NULL;
+        if (old == PD_NIL && !ioready)
+            return NULL;
+        if (cas_acqrel(gpp, old, ioready ? PD_READY : PD_NIL)) {
+            if (old == PD_NIL || old == PD_WAIT)
+                return NULL;
+            __atomic_sub_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
+            return (g *)old;
+        }
+    }
+}
+
+/* From netpoll: pd is ready for mode; its waiters go on *list. */
+void netpollready(gList *list, pollDesc *pd, int mode)
+{
+    if (mode & POLL_READ) {
+        g *gp = netpollunblock(pd, POLL_READ, true);
+        if (gp)
+            glist_push(list, gp);
+    }
+    if (mode & POLL_WRITE) {
+        g *gp = netpollunblock(pd, POLL_WRITE, true);
+        if (gp)
+            glist_push(list, gp);
+    }
+}
+
+/* Close or a new deadline: the waiters wake up and look again. */
+static void pd_wake_all(pollDesc *pd)
+{
+    g *r = netpollunblock(pd, POLL_READ, false);
+    g *w = netpollunblock(pd, POLL_WRITE, false);
+    if (r)
+        goready(r);
+    if (w)
+        goready(w);
+}
+
+/* ------------------------------------------------------------ waiting */
+
+typedef struct pollwait {
+    pollDesc *pd;
+    uintptr_t *gpp;
+    g *gp;
+    timer t;          /* the wait's deadline */
+} pollwait;
+
+/* The deadline fired. The waiter is parked (the word holds its G: wake
+ * it) or still parking (PD_WAIT: its commit's CAS will fail and it
+ * resumes by itself); either way the word goes back to PD_NIL. Only this
+ * wait's own timer gets here: one waiter per direction, and the waiter
+ * stops the timer (deltimer, timer_quiesce) before its frame is gone. */
+static void pollwait_timeout(timer *t, int64_t now)
+{
+    (void)now;
+    pollwait *w = t->arg;
+    spinlock(&w->pd->lock);
+    uintptr_t old = load_acquire(w->gpp);
+    bool wake = false;
+    if ((old == (uintptr_t)w->gp || old == PD_WAIT) && cas_acqrel(w->gpp, old, PD_NIL)) {
+        wake = old != PD_WAIT;
+        if (wake)
+            __atomic_sub_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
+    }
+    spinunlock(&w->pd->lock);
+    if (wake)
+        goready(w->gp);
+}
+
+/* gopark's unlockf, on g0 once the G is off its stack: start the deadline
+ * timer, then publish the G. Nothing of w is touched after the CAS: from
+ * then on the G may be woken and its frame reused. False if readiness,
+ * close or the deadline came first: the G resumes at once. */
+static bool pollwait_commit(g *gp, void *arg)
+{
+    pollwait *w = arg;
+    uintptr_t *gpp = w->gpp;
+    if (w->t.when != 0 && !addtimer(&w->t))
+        throw("netpoll: cannot start a deadline timer");
+    /* Counted first: whoever takes gp out of the word uncounts it. */
+    __atomic_add_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
+    if (!cas_acqrel(gpp, PD_WAIT, (uintptr_t)gp)) {
+        __atomic_sub_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
+        return false;
+    }
+    return true;
+}
+
+/* The earlier of the fd's deadline for mode and the call's own (0: none). */
+static int64_t pd_deadline(pollDesc *pd, int mode, int64_t deadline)
+{
+    spinlock(&pd->lock);
+    int64_t d = mode == POLL_READ ? pd->rd : pd->wd;
+    spinunlock(&pd->lock);
+    return deadline != 0 && (d == 0 || deadline < d) ? deadline : d;
+}
+
+/* Error the caller must return now: -EBADF after goro_close (seq moved),
+ * -ETIMEDOUT past the deadline; 0 otherwise. */
+static int pd_check(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
+{
+    if (load_acquire(&pd->seq) != seq)
+        return -EBADF;
+    int64_t d = pd_deadline(pd, mode, deadline);
+    return d != 0 && d <= nanotime() ? -ETIMEDOUT : 0;
+}
+
+/* Parks until pd is ready for mode (returns 0, and the caller retries its
+ * system call), or returns -EBADF (closed), -ETIMEDOUT (the fd's deadline
+ * or this call's, 0 for none), -EBUSY (another goroutine already waits in
+ * that direction), -EPERM (not a goroutine). */
+static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
+{
+    g *gp = getg();
+    if (!gp || gp->goid <= 0)
+        return -EPERM;
+    int err = pd_check(pd, mode, seq, deadline);
+    if (err)
+        return err;
+    uintptr_t *gpp = pd_word(pd, mode);
+    for (;;) {
+        uintptr_t old = load_acquire(gpp);
+        if (old == PD_READY && cas_acqrel(gpp, PD_READY, PD_NIL))
+            return 0;
+        if (old != PD_NIL && old != PD_READY)
+            return -EBUSY;
+        if (old == PD_NIL && cas_acqrel(gpp, PD_NIL, PD_WAIT))
+            break;
+    }
+    /* A close or deadline that came between the check and PD_WAIT found
+     * nobody to wake: look again before parking. */
+    int64_t d = pd_deadline(pd, mode, deadline);
+    err = pd_check(pd, mode, seq, deadline);
+    if (err) {
+        cas_acqrel(gpp, PD_WAIT, PD_NIL);
+        return err;
+    }
+    pollwait w = { .pd = pd, .gpp = gpp, .gp = gp, .t = { .when = d, .f = pollwait_timeout, .idx = -1 } };
+    w.t.arg = &w;
+    gopark(pollwait_commit, &w, mode == POLL_READ ? waitReasonIORead : waitReasonIOWrite);
+    if (d != 0) {
+        deltimer(&w.t);
+        timer_quiesce(&w.t); /* its function may still be running */
+    }
+    /* Our waker left PD_READY (readiness) or PD_NIL (close, deadline,
+     * timeout); after a close the word may already be a new waiter's. */
+    if (load_acquire(gpp) == PD_READY && cas_acqrel(gpp, PD_READY, PD_NIL))
+        return 0;
+    return pd_check(pd, mode, seq, deadline); /* 0: a new deadline, look again */
+}
+
+/* ------------------------------------------------------------ API */
+
+/* A regular file is always "ready" and blocks in the kernel instead. */
+static bool pd_blocking(pollDesc *pd)
+{
+    return load_relaxed(&pd->registered) == 2;
+}
+
+ssize_t goro_read(int fd, void *buf, size_t len)
+{
+    pollDesc *pd = pd_get(fd);
+    if (!pd)
+        return fd < 0 ? -EBADF : -EINVAL;
+    uint32_t seq = load_acquire(&pd->seq);
+    int err = pd_check(pd, POLL_READ, seq, 0);
+    if (err)
+        return err;
+    if (pd_blocking(pd)) {
+        ssize_t n;
+        do
+            n = GORO_BLOCKING(read(fd, buf, len));
+        while (n < 0 && errno == EINTR);
+        return n < 0 ? -errno : n;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, len);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        err = pd_wait(pd, POLL_READ, seq, 0);
+        if (err)
+            return err;
+    }
+}
+
+/* send with MSG_NOSIGNAL on sockets (a gone peer gives EPIPE, not
+ * SIGPIPE); write on anything else. */
+static ssize_t write_nosignal(int fd, const void *buf, size_t len)
+{
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK)
+        n = write(fd, buf, len);
+    return n;
+}
+
+ssize_t goro_write(int fd, const void *buf, size_t len)
+{
+    pollDesc *pd = pd_get(fd);
+    if (!pd)
+        return fd < 0 ? -EBADF : -EINVAL;
+    uint32_t seq = load_acquire(&pd->seq);
+    size_t done = 0;
+    while (done < len || len == 0) {
+        int err = pd_check(pd, POLL_WRITE, seq, 0);
+        if (err)
+            return err;
+        ssize_t n;
+        if (pd_blocking(pd))
+            n = GORO_BLOCKING(write(fd, (const char *)buf + done, len - done));
+        else
+            n = write_nosignal(fd, (const char *)buf + done, len - done);
+        if (n >= 0) {
+            done += (size_t)n;
+            if (len == 0)
+                break;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN || pd_blocking(pd))
+            return -errno;
+        err = pd_wait(pd, POLL_WRITE, seq, 0);
+        if (err)
+            return err;
+    }
+    return (ssize_t)len;
+}
+
+int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    pollDesc *pd = pd_get(fd);
+    if (!pd)
+        return fd < 0 ? -EBADF : -EINVAL;
+    uint32_t seq = load_acquire(&pd->seq);
+    for (;;) {
+        int err = pd_check(pd, POLL_READ, seq, 0);
+        if (err)
+            return err;
+        int nfd = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (nfd >= 0)
+            return nfd;
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN)
+            return -errno;
+        err = pd_wait(pd, POLL_READ, seq, 0);
+        if (err)
+            return err;
+    }
+}
+
+int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    pollDesc *pd = pd_get(fd);
+    if (!pd)
+        return fd < 0 ? -EBADF : -EINVAL;
+    uint32_t seq = load_acquire(&pd->seq);
+    int err = pd_check(pd, POLL_WRITE, seq, 0);
+    if (err)
+        return err;
+    if (connect(fd, addr, addrlen) == 0)
+        return 0;
+    if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+        return -errno;
+    /* In progress: writable once it is established or has failed. */
+    for (;;) {
+        err = pd_wait(pd, POLL_WRITE, seq, 0);
+        if (err)
+            return err;
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            return -errno;
+        if (soerr == 0) {
+            struct sockaddr_storage peer;
+            socklen_t pl = sizeof peer;
+            if (getpeername(fd, (struct sockaddr *)&peer, &pl) == 0)
+                return 0;
+            continue; /* woken early: not connected yet */
+        }
+        if (soerr != EINPROGRESS && soerr != EALREADY && soerr != EINTR)
+            return -soerr;
+    }
+}
+
+int goro_wait_fd(int fd, int events, int64_t timeout_ns)
+{
+    if (!(events & (POLLIN | POLLOUT)))
+        return -EINVAL;
+    pollDesc *pd = pd_get(fd);
+    if (!pd)
+        return fd < 0 ? -EBADF : -EINVAL;
+    uint32_t seq = load_acquire(&pd->seq);
+    int64_t deadline = timeout_ns > 0 ? nanotime() + timeout_ns : 0;
+    for (;;) {
+        /* The level now (edge-triggered epoll only reports changes). */
+        struct pollfd pfd = { .fd = fd, .events = (short)(events & (POLLIN | POLLOUT)) };
+        int n = poll(&pfd, 1, 0);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0) {
+            int got = pfd.revents & (POLLIN | POLLOUT | POLLHUP | POLLERR);
+            if (got & (POLLHUP | POLLERR))
+                got |= events & (POLLIN | POLLOUT);
+            if (got & (POLLIN | POLLOUT))
+                return got & (POLLIN | POLLOUT);
+        }
+        if (timeout_ns == 0)
+            return -ETIMEDOUT;
+        int err = pd_wait(pd, (events & POLLIN) ? POLL_READ : POLL_WRITE, seq, deadline);
+        if (err)
+            return err;
+    }
+}
+
+int goro_set_deadline(int fd, int64_t read_deadline, int64_t write_deadline)
+{
+    pollDesc *pd = pd_get(fd);
+    if (!pd)
+        return fd < 0 ? -EBADF : -EINVAL;
+    spinlock(&pd->lock);
+    pd->rd = read_deadline > 0 ? read_deadline : 0;
+    pd->wd = write_deadline > 0 ? write_deadline : 0;
+    spinunlock(&pd->lock);
+    /* Blocked calls wake up and wait again with the new deadlines. */
+    pd_wake_all(pd);
+    return 0;
+}
+
+int goro_close(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    pollDesc *chunk = fd < PD_CHUNK * PD_CHUNKS ? load_acquire(&pdtab[fd / PD_CHUNK]) : NULL;
+    pollDesc *pd = chunk ? &chunk[fd % PD_CHUNK] : NULL;
+    if (pd && load_acquire(&pd->registered)) {
+        spinlock(&pd->lock);
+        /* Release: a waiter that sees the new seq sees the close. */
+        __atomic_add_fetch(&pd->seq, 1, __ATOMIC_RELEASE);
+        if (load_relaxed(&pd->registered) == 1)
+            netpollclose_os(fd);
+        store_release(&pd->registered, 0);
+        spinunlock(&pd->lock);
+        pd_wake_all(pd);
+    }
+    return close(fd) == 0 ? 0 : -errno;
+}

@@ -1,0 +1,35 @@
+/*
+ * The netpoller (Go's netpoll.go): what netpoll.c and the OS half
+ * (netpoll_epoll.c) share.
+ */
+#ifndef GORO_NETPOLL_H
+#define GORO_NETPOLL_H
+
+#include "runtime.h"
+
+enum { POLL_READ = 1, POLL_WRITE = 2 };
+
+/* rg and wg of a pollDesc (Go's pdNil, pdReady, pdWait), or the G parked
+ * waiting for that direction. */
+#define PD_NIL ((uintptr_t)0)
+#define PD_READY ((uintptr_t)1)
+#define PD_WAIT ((uintptr_t)2)
+
+/* One per file descriptor number, never freed while the runtime runs (the
+ * OS half keeps its address in epoll's event data). */
+typedef struct pollDesc {
+    spinmutex lock;     /* close, deadlines, timeouts; not readiness */
+    int fd;
+    uint32_t registered; /* atomic: 0 no, 1 polled, 2 not pollable (regular file) */
+    uint32_t seq;        /* atomic: bumped by goro_close; a waiter from before sees it */
+    uintptr_t rg, wg;    /* atomic: PD_NIL, PD_READY, PD_WAIT or a parked g* */
+    int64_t rd, wd;      /* deadlines, goro_now() times, 0 none (under lock) */
+} pollDesc;
+
+void netpollinit_os(void);
+void netpollfini_os(void);
+int netpollopen_os(int fd, pollDesc *pd);
+void netpollclose_os(int fd);
+void netpollready(gList *list, pollDesc *pd, int mode);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * The netpoller's Linux half (Go's netpoll_epoll.go): one epoll instance
+ * in edge-triggered mode, and an eventfd that interrupts a blocked
+ * epoll_wait (netpollBreak). netpoll.c holds the poll descriptors and what
+ * the scheduler sees.
+ */
+#include "runtime.h"
+#include "netpoll.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+enum { NETPOLL_EVENTS = 128 };
+
+static int epfd = -1;
+static int breakfd = -1;
+static uint32_t breaking; /* atomic: a break is written and not yet read */
+static char break_marker; /* its address tags the eventfd's events */
+
+void netpollinit_os(void)
+{
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        throw("netpollinit: epoll_create1 failed");
+    breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (breakfd < 0)
+        throw("netpollinit: eventfd failed");
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &break_marker };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0)
+        throw("netpollinit: cannot watch the eventfd");
+}
+
+void netpollfini_os(void)
+{
+    if (epfd >= 0)
+        close(epfd);
+    if (breakfd >= 0)
+        close(breakfd);
+    epfd = breakfd = -1;
+    store_relaxed(&breaking, 0);
+}
+
+/* 0, or -errno; -EPERM means fd cannot be polled (a regular file). */
+int netpollopen_os(int fd, pollDesc *pd)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = pd };
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return 0;
+    if (errno == EEXIST) /* a dup of a descriptor we already watch */
+        return 0;
+    return -errno;
+}
+
+void netpollclose_os(int fd)
+{
+    epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* Wakes an M blocked in netpoll. The flag keeps a burst of breaks to one
+ * write: the acquire/release pair orders it with the drain in netpoll. */
+void netpollBreak(void)
+{
+    if (epfd < 0 || !cas_acqrel(&breaking, 0, 1))
+        return;
+    uint64_t one = 1;
+    while (write(breakfd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+/* Waits up to delay ns (< 0 forever, 0 not at all) and readies, through
+ * netpollready, the goroutines whose descriptors became ready: they are
+ * pushed on *list. */
+void netpoll(int64_t delay, gList *list)
+{
+    if (epfd < 0)
+        return;
+    struct timespec ts, *tsp = NULL;
+    if (delay >= 0) {
+        ts.tv_sec = delay / 1000000000;
+        ts.tv_nsec = delay % 1000000000;
+        tsp = &ts;
+    }
+    struct epoll_event events[NETPOLL_EVENTS];
+    int n = epoll_pwait2(epfd, events, NETPOLL_EVENTS, tsp, NULL);
+    if (n < 0) {
+        if (errno != EINTR)
+            throwf("netpoll: epoll_pwait2 failed: errno %d", errno);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        struct epoll_event *ev = &events[i];
+        if (ev->data.ptr == &break_marker) {
+            uint64_t v;
+            while (read(breakfd, &v, sizeof v) < 0 && errno == EINTR)
+                ;
+            store_release(&breaking, 0);
+            continue;
+        }
+        int mode = 0;
+        if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            mode |= POLL_READ;
+        if (ev->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+            mode |= POLL_WRITE;
+        netpollready(list, ev->data.ptr, mode);
+    }
+}

@@ -18,7 +18,7 @@ CC=${CC:-cc}
 # size so that the larger size does not reuse the smaller one's stacks.
 CASES=("spawn_exit" "gosched" "pingpong@chan_pingpong" "rss_parked 1e5" "rss_parked 1e6"
        "chan_pingpong" "chan_buffered" "skynet" "thread_ring" "prime_sieve"
-       "mutex" "select2" "timer_latency")
+       "mutex" "select2" "timer_latency" "tcp_echo")
 # ONLY="gosched skynet" keeps the cases whose program is named there.
 if [ -n "${ONLY:-}" ]; then
     kept=()

@@ -202,6 +202,12 @@ void goro_read_stats(goro_stats *out);
 int  goro_dump(int fd);   /* 0 or -errno; every goroutine: "goroutine N [wait reason or state]:", its name,
                              a backtrace of a goroutine that is not running (frame pointers; symbol+offset
                              where dladdr knows the symbol, module+offset otherwise) and its creator */
+/* Execution trace, from a goroutine: every goroutine's creation, runs on
+ * each P, stops (blocked and why, yield, preemption, system call, exit) and
+ * wake-ups, written by goro_trace_stop as Chrome trace-event JSON (open it
+ * in ui.perfetto.dev or chrome://tracing). */
+int  goro_trace_start(const char *path); /* 0; -EBUSY if one is running, -errno if path cannot be created, -EPERM off a goroutine */
+int  goro_trace_stop(void);              /* 0 once the file is written; -EINVAL if none is running */
 
 #pragma GCC visibility pop
 

@@ -29,7 +29,6 @@ _Static_assert(offsetof(g, stack) + sizeof(stack) <= 2 * CACHE_LINE, "a switch t
 
 enum {
     MAX_MCOUNT = 10000,
-    MAX_GOMAXPROCS = 1024,
     GOID_BATCH = 16,
     GFREE_LOCAL_MAX = 64,    /* per-P dead Gs before spilling */
     GFREE_LOCAL_KEEP = 32,   /* spill down to / refill up to this many */
@@ -738,6 +737,7 @@ static g *execute(g *gp, bool inheritTime)
         store_relaxed(&pp->preempt, 0); /* a new time slice starts */
     }
     store_relaxed(&pp->nctxswitch, pp->nctxswitch + 1);
+    TRACE(pp, TRACE_GO_START, gp->goid, 0);
     return gp;
 }
 
@@ -902,10 +902,12 @@ static g *globrunq_take(p *pp, int32_t max)
 void injectglist(gList *list)
 {
     int32_t n = 0;
-    g *gp;
+    g *gp, *self = getg();
+    p *pp = self && self->m ? self->m->p : NULL;
     spinlock(&sched.runqlock);
     while ((gp = glist_pop(list))) {
         setgstatus_owned(gp, _Gwaiting, _Grunnable);
+        TRACE(pp, TRACE_GO_UNBLOCK, gp->goid, 0);
         globrunqput(gp);
         n++;
     }
@@ -924,6 +926,7 @@ static g *netpoll_runnable(void)
     if (gp) {
         injectglist(&list);
         setgstatus_owned(gp, _Gwaiting, _Grunnable);
+        TRACE(getg()->m->p, TRACE_GO_UNBLOCK, gp->goid, 0);
     }
     return gp;
 }
@@ -952,6 +955,7 @@ static g *netpoll_block(int64_t pollUntil)
     g *gp = glist_pop(&list);
     if (gp) {
         setgstatus_owned(gp, _Gwaiting, _Grunnable);
+        TRACE(pp, TRACE_GO_UNBLOCK, gp->goid, 0);
         injectglist(&list);
     }
     return gp;
@@ -1145,6 +1149,7 @@ static g *park_m(g *gp)
 {
     m *mp = getg()->m;
     setgstatus_owned(gp, _Grunning, _Gwaiting);
+    TRACE(mp->p, TRACE_GO_BLOCK, gp->goid, gp->waitreason);
     store_relaxed(&mp->curg, NULL);
     store_relaxed(&gp->m, NULL);
     bool (*fn)(g *, void *) = tls_waitunlockf;
@@ -1193,7 +1198,9 @@ void goready(g *gp)
 {
     setgstatus_owned(gp, _Gwaiting, _Grunnable);
     g *self = getg();
-    queue_runnable(self && self->m ? self->m->p : NULL, gp);
+    p *pp = self && self->m ? self->m->p : NULL;
+    TRACE(pp, TRACE_GO_UNBLOCK, gp->goid, 0);
+    queue_runnable(pp, gp);
     check_preempt();
 }
 
@@ -1204,6 +1211,7 @@ static g *gosched_m(g *gp)
     m *mp = getg()->m;
     p *pp = mp->p;
     setgstatus_owned(gp, _Grunning, _Grunnable);
+    TRACE(pp, load_relaxed(&gp->preempt) ? TRACE_GO_PREEMPT : TRACE_GO_YIELD, gp->goid, 0);
     store_relaxed(&mp->curg, NULL);
     store_relaxed(&gp->m, NULL);
     /* With nothing local, findRunnable would take the lock again to get
@@ -1247,6 +1255,7 @@ static g *goyield_m(g *gp)
     if (runqempty(pp))
         return gosched_m(gp);
     setgstatus_owned(gp, _Grunning, _Grunnable);
+    TRACE(pp, TRACE_GO_YIELD, gp->goid, 0);
     store_relaxed(&mp->curg, NULL);
     store_relaxed(&gp->m, NULL);
     runqput(pp, gp, false);
@@ -1273,6 +1282,7 @@ static g *goexit0(g *gp)
 {
     m *mp = getg()->m;
     setgstatus_owned(gp, _Grunning, _Gdead);
+    TRACE(mp->p, TRACE_GO_END, gp->goid, 0);
     store_relaxed(&mp->curg, NULL);
     store_relaxed(&gp->m, NULL);
     gp->fn = NULL;
@@ -1377,6 +1387,7 @@ static int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr, bool wake)
     gp->goid = newgoid(pp);
     setgstatus_owned(gp, _Gdead, _Grunnable);
     int64_t goid = gp->goid; /* gp may run and die as soon as it is queued */
+    TRACE(pp, TRACE_GO_CREATE, goid, 0);
     if (wake)
         queue_runnable(pp, gp);
     else
@@ -1444,6 +1455,7 @@ void goro_syscall_enter(void)
     m *mp = gp->m;
     p *pp = mp->p;
     setgstatus_owned(gp, _Grunning, _Gsyscall);
+    TRACE(pp, TRACE_GO_SYSCALL, gp->goid, 0);
     mp->oldp = pp;
     mp->p = NULL;
     store_relaxed(&pp->m, NULL);
@@ -1530,6 +1542,7 @@ void goro_syscall_exit(void)
     mp->oldp = NULL;
     if (exitsyscallfast(oldp)) {
         setgstatus_owned(gp, _Gsyscall, _Grunning);
+        TRACE(mp->p, TRACE_GO_START, gp->goid, 0);
         check_preempt();
         return;
     }
@@ -1788,6 +1801,8 @@ static bool stopTheWorld(void)
 
 static void startTheWorld(int32_t nprocs)
 {
+    /* preemptall flagged the caller too: that request is served. */
+    store_relaxed(&getg()->preempt, 0);
     lock(&sched.lock);
     p *runnable = procresize(nprocs);
     store_relaxed(&sched.gcwaiting, 0);
@@ -1800,6 +1815,20 @@ static void startTheWorld(int32_t nprocs)
         startm(pp, false);
     }
     wakep();
+}
+
+bool with_world_stopped(void (*fn)(void *), void *arg)
+{
+    semacquire(&worldsema);
+    if (!stopTheWorld()) {
+        semrelease(&worldsema);
+        gosched(); /* the runtime is exiting: this M leaves in schedule */
+        return false;
+    }
+    fn(arg);
+    startTheWorld(gomaxprocs);
+    semrelease(&worldsema);
+    return true;
 }
 
 int goro_maxprocs(int n)
@@ -1961,6 +1990,7 @@ static void runtime_teardown(void)
     }
     unlock(&allglock);
     semafini();
+    tracefini();
     for (int32_t i = 0; i < allplen; i++) {
         free(allp[i]->timers.heap);
         free(allp[i]);

@@ -161,6 +161,7 @@ struct g {
 };
 
 typedef struct globrunq { g **buf; uint32_t cap, head, tail; } globrunq;
+typedef struct traceBuf traceBuf;
 typedef struct gList { g *head; } gList;
 
 struct m {
@@ -215,6 +216,7 @@ typedef struct sysmontick {
 } sysmontick;
 
 #define RUNQ_SIZE 256
+#define MAX_GOMAXPROCS 1024
 #define GLOBRUNQ_BATCH (RUNQ_SIZE / 2) /* most Gs one globrunqget moves */
 
 /* Laid out by who writes what, so that Ms looking for work (stealWork
@@ -243,6 +245,7 @@ struct p {
     int64_t goidcache, goidcacheend;
     gList gFree;
     int32_t gFreeN;
+    traceBuf *tracebuf;      /* execution trace events (trace.c), newest chunk first */
     /* The run queue: written by the owner at the tail, consumed at the head
      * by the owner and by stealers (see runq.c for the ordering argument).
      * runnext, which a ping-pong rewrites on every hand-off, has a line of
@@ -381,6 +384,42 @@ void netpoll(int64_t delay, gList *list); /* delay < 0: block; the ready Gs go o
 void netpollBreak(void);
 void netpollfini(void);
 void injectglist(gList *list);   /* proc.c: makes netpoll's Gs runnable */
+
+/* ---------------------------------------------------------------- trace.c */
+enum {
+    TRACE_GO_START,   /* a G starts running on the P */
+    TRACE_GO_BLOCK,   /* ... stops: parked (arg: enum waitreason) */
+    TRACE_GO_YIELD,
+    TRACE_GO_PREEMPT,
+    TRACE_GO_SYSCALL,
+    TRACE_GO_END,
+    TRACE_GO_STOP,    /* the tracing goroutine, at goro_trace_stop */
+    TRACE_GO_CREATE,  /* instant events: goid is the G created or readied */
+    TRACE_GO_UNBLOCK,
+};
+enum { TRACE_BUF_EVENTS = 4096, TRACE_NO_P_TID = 1000 };
+typedef struct traceEvent {
+    int64_t ts;
+    int64_t goid;
+    uint16_t type;
+    uint32_t arg;
+} traceEvent;
+struct traceBuf {
+    traceBuf *next;
+    int32_t n;
+    traceEvent ev[TRACE_BUF_EVENTS];
+};
+extern uint32_t trace_enabled;
+void trace_record(p *pp, int type, int64_t goid, uint32_t arg);
+void tracefini(void);
+/* A trace hook: one relaxed load while no trace runs. pp: the P the
+ * calling M holds, or NULL. */
+#define TRACE(pp, type, goid, arg)                                  \
+    do {                                                            \
+        if (__builtin_expect(load_relaxed(&trace_enabled) != 0, 0)) \
+            trace_record((pp), (type), (goid), (arg));              \
+    } while (0)
+bool with_world_stopped(void (*fn)(void *), void *arg); /* proc.c; false if the runtime is exiting */
 
 /* ---------------------------------------------------------------- sysmon.c */
 void sysmon_start(void);

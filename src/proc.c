@@ -1801,10 +1801,13 @@ static bool stopTheWorld(void)
 
 static void startTheWorld(int32_t nprocs)
 {
-    /* preemptall flagged the caller too: that request is served. */
+    /* preemptall flagged every P and the caller too: the stop served
+     * those requests. */
     store_relaxed(&getg()->preempt, 0);
     lock(&sched.lock);
     p *runnable = procresize(nprocs);
+    for (int32_t i = 0; i < gomaxprocs; i++)
+        store_relaxed(&allp[i]->preempt, 0);
     store_relaxed(&sched.gcwaiting, 0);
     if (load_relaxed(&sched.sysmonwait))
         sysmon_wake();

@@ -282,13 +282,34 @@ static bool pd_blocking(pollDesc *pd)
     return load_relaxed(&pd->registered) == 2;
 }
 
-ssize_t goro_read(int fd, void *buf, size_t len)
+/* The start of every call: fd's pollDesc and its close sequence, and
+ * -EBADF/-EINVAL/-ETIMEDOUT if the call must fail at once. */
+static int pd_prepare(int fd, int mode, pollDesc **pdp, uint32_t *seq)
 {
     pollDesc *pd = pd_get(fd);
     if (!pd)
         return fd < 0 ? -EBADF : -EINVAL;
-    uint32_t seq = load_acquire(&pd->seq);
-    int err = pd_check(pd, POLL_READ, seq, 0);
+    *pdp = pd;
+    *seq = load_acquire(&pd->seq);
+    return pd_check(pd, mode, *seq, 0);
+}
+
+/* After a non-blocking call failed with errno e: 0 to try again (EINTR,
+ * or EAGAIN and fd became ready), or the error to return. */
+static int pd_retry(pollDesc *pd, int mode, uint32_t seq, int e)
+{
+    if (e == EINTR)
+        return 0;
+    if (e != EAGAIN)
+        return -e;
+    return pd_wait(pd, mode, seq, 0);
+}
+
+ssize_t goro_read(int fd, void *buf, size_t len)
+{
+    pollDesc *pd;
+    uint32_t seq;
+    int err = pd_prepare(fd, POLL_READ, &pd, &seq);
     if (err)
         return err;
     if (pd_blocking(pd)) {
@@ -302,11 +323,7 @@ ssize_t goro_read(int fd, void *buf, size_t len)
         ssize_t n = read(fd, buf, len);
         if (n >= 0)
             return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN)
-            return -errno;
-        err = pd_wait(pd, POLL_READ, seq, 0);
+        err = pd_retry(pd, POLL_READ, seq, errno);
         if (err)
             return err;
     }
@@ -324,13 +341,14 @@ static ssize_t write_nosignal(int fd, const void *buf, size_t len)
 
 ssize_t goro_write(int fd, const void *buf, size_t len)
 {
-    pollDesc *pd = pd_get(fd);
-    if (!pd)
-        return fd < 0 ? -EBADF : -EINVAL;
-    uint32_t seq = load_acquire(&pd->seq);
+    pollDesc *pd;
+    uint32_t seq;
+    int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
+    if (err)
+        return err;
     size_t done = 0;
     while (done < len || len == 0) {
-        int err = pd_check(pd, POLL_WRITE, seq, 0);
+        err = pd_check(pd, POLL_WRITE, seq, 0);
         if (err)
             return err;
         ssize_t n;
@@ -344,11 +362,9 @@ ssize_t goro_write(int fd, const void *buf, size_t len)
                 break;
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN || pd_blocking(pd))
+        if (pd_blocking(pd) && errno != EINTR)
             return -errno;
-        err = pd_wait(pd, POLL_WRITE, seq, 0);
+        err = pd_retry(pd, POLL_WRITE, seq, errno);
         if (err)
             return err;
     }
@@ -357,22 +373,16 @@ ssize_t goro_write(int fd, const void *buf, size_t len)
 
 int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-    pollDesc *pd = pd_get(fd);
-    if (!pd)
-        return fd < 0 ? -EBADF : -EINVAL;
-    uint32_t seq = load_acquire(&pd->seq);
+    pollDesc *pd;
+    uint32_t seq;
+    int err = pd_prepare(fd, POLL_READ, &pd, &seq);
+    if (err)
+        return err;
     for (;;) {
-        int err = pd_check(pd, POLL_READ, seq, 0);
-        if (err)
-            return err;
         int nfd = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (nfd >= 0)
             return nfd;
-        if (errno == EINTR || errno == ECONNABORTED)
-            continue;
-        if (errno != EAGAIN)
-            return -errno;
-        err = pd_wait(pd, POLL_READ, seq, 0);
+        err = pd_retry(pd, POLL_READ, seq, errno == ECONNABORTED ? EINTR : errno);
         if (err)
             return err;
     }
@@ -380,11 +390,9 @@ int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 
 int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-    pollDesc *pd = pd_get(fd);
-    if (!pd)
-        return fd < 0 ? -EBADF : -EINVAL;
-    uint32_t seq = load_acquire(&pd->seq);
-    int err = pd_check(pd, POLL_WRITE, seq, 0);
+    pollDesc *pd;
+    uint32_t seq;
+    int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
     if (err)
         return err;
     if (connect(fd, addr, addrlen) == 0)

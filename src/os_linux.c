@@ -212,6 +212,17 @@ void kick_syscall(m *mp)
     pthread_kill(mp->thread, SIGURG);
 }
 
+/* On the alternate stack, without SA_RESTART. */
+static void install_handler(int sig, void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
 void initsig(void)
 {
     static bool installed;
@@ -225,18 +236,8 @@ void initsig(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, &prev_segv);
     sigaction(SIGBUS, &sa, &prev_bus);
-    struct sigaction quit;
-    memset(&quit, 0, sizeof quit);
-    quit.sa_handler = sigquit_handler;
-    quit.sa_flags = SA_ONSTACK;
-    sigemptyset(&quit.sa_mask);
-    sigaction(SIGQUIT, &quit, NULL);
-    struct sigaction urg;
-    memset(&urg, 0, sizeof urg);
-    urg.sa_handler = sigurg_handler;
-    urg.sa_flags = SA_ONSTACK;
-    sigemptyset(&urg.sa_mask);
-    sigaction(SIGURG, &urg, NULL);
+    install_handler(SIGQUIT, sigquit_handler);
+    install_handler(SIGURG, sigurg_handler);
 }
 
 void minit_signals(m *mp)

@@ -886,17 +886,6 @@ static p *checkRunqsNoP(void)
     return NULL;
 }
 
-/* Takes up to max (0: no limit but the fair share) Gs from the global
- * queue: returns one to run, the others go to pp's local queue. */
-static g *globrunq_take(p *pp, int32_t max)
-{
-    g *batch[GLOBRUNQ_BATCH];
-    spinlock(&sched.runqlock);
-    int32_t n = globrunqget(max, batch);
-    spinunlock(&sched.runqlock);
-    return globrunq_keep(pp, batch, n);
-}
-
 /* Makes the Gs netpoll returned runnable: onto the global queue, with an
  * M started for each idle P that could run one (Go's injectglist). */
 void injectglist(gList *list)

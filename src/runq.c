@@ -290,6 +290,17 @@ g *globrunq_keep(p *pp, g **batch, int32_t n)
     return n > 0 ? batch[0] : NULL;
 }
 
+/* Takes up to max (0: no limit but the fair share) Gs from the global
+ * queue: returns one to run, the others go to pp's local queue. */
+g *globrunq_take(p *pp, int32_t max)
+{
+    g *batch[GLOBRUNQ_BATCH];
+    spinlock(&sched.runqlock);
+    int32_t n = globrunqget(max, batch);
+    spinunlock(&sched.runqlock);
+    return globrunq_keep(pp, batch, n);
+}
+
 void globrunqfini(void)
 {
     free(sched.runq.buf);

@@ -347,6 +347,7 @@ void globrunqput(g *gp);
 void globrunqputbatch(g **batch, int32_t n);
 int32_t globrunqget(int32_t max, g **batch);
 g *globrunq_keep(p *pp, g **batch, int32_t n);
+g *globrunq_take(p *pp, int32_t max); /* takes runqlock */
 void globrunqfini(void);
 
 /* ---------------------------------------------------------------- stack.c */

@@ -36,11 +36,7 @@ static int32_t glob_size(void)
 
 static g *glob_get(p *pp, int32_t max)
 {
-    g *batch[GLOBRUNQ_BATCH];
-    spinlock(&sched.runqlock);
-    int32_t n = globrunqget(max, batch);
-    spinunlock(&sched.runqlock);
-    return globrunq_keep(pp, batch, n);
+    return globrunq_take(pp, max);
 }
 
 /* ------------------------------------------------------------------ (a) */

@@ -2,7 +2,7 @@
  * test_yield — what goro_yield promises (API.md: "let other goroutines
  * run"), at GOMAXPROCS=1 where the order is deterministic:
  *   1. goroutines yielding in a loop take turns in FIFO order: with K of
- *      them, every window of K consecutive turns holds each one once;
+ *      them, once all are queued, turn i + K goes to the goroutine of turn i;
  *   2. a goroutine on the global run queue (goro_go from a plain thread)
  *      runs within 100 ms while 4 goroutines do nothing but yield;
  *   3. a goroutine alone on its P, yielding in a loop, still lets a due
@@ -21,7 +21,7 @@
 
 /* ---------------------------------------------------------------- 1 */
 
-enum { K = 5, ROUNDS = 200 };
+enum { K = 5, ROUNDS = 200, SETTLE = 2 * 61 + 2 * K };
 static int turn_log[K * ROUNDS];
 static int nturns; /* GOMAXPROCS=1: one goroutine runs at a time */
 static goro_waitgroup wg = GORO_WAITGROUP_INIT;
@@ -49,10 +49,14 @@ static void test_round_robin(void)
         seen[turn_log[i]]++;
     for (int i = 0; i < K; i++)
         CHECK(seen[i] == ROUNDS, "goroutine %d took %d turns, want %d", i, seen[i], ROUNDS);
-    for (int i = 0; i + K < nturns; i++)
+    /* Until all K are queued the order depends on when the spawner was
+     * preempted (sysmon's 10 ms slice, under a sanitizer on a busy
+     * machine): a goroutine in the global queue joins at the 61st tick.
+     * From then on the turns rotate. */
+    for (int i = SETTLE; i + K < nturns; i++)
         CHECK(turn_log[i + K] == turn_log[i], "turn %d went to goroutine %d, turn %d to %d: not FIFO",
               i, turn_log[i], i + K, turn_log[i + K]);
-    tap_ok("%d goroutines yielding at GOMAXPROCS=1 take turns in FIFO order (%d turns)", K, nturns);
+    tap_ok("%d goroutines yielding at GOMAXPROCS=1 take turns in FIFO order (turns %d to %d)", K, SETTLE, nturns);
 }
 
 /* ---------------------------------------------------------------- 2 */

@@ -38,17 +38,30 @@ bool netpollinited(void)
     return load_acquire(&inited) != 0;
 }
 
+/* Acquire, paired with netpollDone's release: a checkdead that reads 0
+ * sees the woken goroutines already queued (and an M started for them). */
 bool netpollAnyWaiters(void)
 {
-    return load_relaxed(&netpollWaiters) != 0;
+    return load_acquire(&netpollWaiters) != 0;
+}
+
+/* n goroutines taken from pollDescs have been readied or queued: only
+ * now do they stop counting as I/O waiters. */
+void netpollDone(int32_t n)
+{
+    if (n > 0)
+        __atomic_sub_fetch(&netpollWaiters, (uint32_t)n, __ATOMIC_RELEASE);
 }
 
 /* The pollDesc of fd, registered with epoll on first use (and its fd made
- * non-blocking); NULL if fd is out of range or cannot be registered. */
-static pollDesc *pd_get(int fd)
+ * non-blocking): 0, or -EBADF (not an open descriptor), -EINVAL (beyond
+ * the table), -ENOMEM. */
+static int pd_get(int fd, pollDesc **out)
 {
-    if (fd < 0 || fd >= PD_CHUNK * PD_CHUNKS)
-        return NULL;
+    if (fd < 0)
+        return -EBADF;
+    if (fd >= PD_CHUNK * PD_CHUNKS)
+        return -EINVAL;
     pollDesc *chunk = load_acquire(&pdtab[fd / PD_CHUNK]);
     if (!chunk || !load_acquire(&inited)) {
         lock(&pdtab_lock);
@@ -61,15 +74,16 @@ static pollDesc *pd_get(int fd)
             chunk = calloc(PD_CHUNK, sizeof *chunk);
             if (!chunk) {
                 unlock(&pdtab_lock);
-                return NULL;
+                return -ENOMEM;
             }
             store_release(&pdtab[fd / PD_CHUNK], chunk); /* lookups acquire it */
         }
         unlock(&pdtab_lock);
     }
     pollDesc *pd = &chunk[fd % PD_CHUNK];
+    *out = pd;
     if (load_acquire(&pd->registered))
-        return pd;
+        return 0;
     spinlock(&pd->lock);
     if (!pd->registered) {
         pd->fd = fd;
@@ -79,8 +93,9 @@ static pollDesc *pd_get(int fd)
         struct stat st;
         uint32_t kind = 1;
         if (fstat(fd, &st) != 0) {
+            int err = -errno;
             spinunlock(&pd->lock);
-            return NULL;
+            return err;
         }
         if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || netpollopen_os(fd, pd) != 0) {
             kind = 2; /* always "ready": served by a system call hand-off */
@@ -92,7 +107,7 @@ static pollDesc *pd_get(int fd)
         store_release(&pd->registered, kind); /* after the fields above */
     }
     spinunlock(&pd->lock);
-    return pd;
+    return 0;
 }
 
 void netpollfini(void)
@@ -126,12 +141,8 @@ static g *netpollunblock(pollDesc *pd, int mode, bool ioready)
             return NULL;
         if (old == PD_NIL && !ioready)
             return NULL;
-        if (cas_acqrel(gpp, old, ioready ? PD_READY : PD_NIL)) {
-            if (old == PD_NIL || old == PD_WAIT)
-                return NULL;
-            __atomic_sub_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
-            return (g *)old;
-        }
+        if (cas_acqrel(gpp, old, ioready ? PD_READY : PD_NIL))
+            return old == PD_NIL || old == PD_WAIT ? NULL : (g *)old; /* still counted: netpollDone */
     }
 }
 
@@ -153,12 +164,18 @@ void netpollready(gList *list, pollDesc *pd, int mode)
 /* Close or a new deadline: the waiters wake up and look again. */
 static void pd_wake_all(pollDesc *pd)
 {
+    bool foreign = !on_m();
+    if (foreign && !foreign_enter())
+        return; /* no runtime: nobody waits */
     g *r = netpollunblock(pd, POLL_READ, false);
     g *w = netpollunblock(pd, POLL_WRITE, false);
     if (r)
         goready(r);
     if (w)
         goready(w);
+    netpollDone((r != NULL) + (w != NULL));
+    if (foreign)
+        foreign_exit();
 }
 
 /* ------------------------------------------------------------ waiting */
@@ -182,14 +199,14 @@ static void pollwait_timeout(timer *t, int64_t now)
     spinlock(&w->pd->lock);
     uintptr_t old = load_acquire(w->gpp);
     bool wake = false;
-    if ((old == (uintptr_t)w->gp || old == PD_WAIT) && cas_acqrel(w->gpp, old, PD_NIL)) {
+    if ((old == (uintptr_t)w->gp || old == PD_WAIT) && cas_acqrel(w->gpp, old, PD_NIL))
         wake = old != PD_WAIT;
-        if (wake)
-            __atomic_sub_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
-    }
     spinunlock(&w->pd->lock);
-    if (wake)
-        goready(w->gp);
+    if (wake) {
+        g *gp = w->gp; /* w may be gone once gp runs */
+        goready(gp);
+        netpollDone(1);
+    }
 }
 
 /* gopark's unlockf, on g0 once the G is off its stack: start the deadline
@@ -205,7 +222,7 @@ static bool pollwait_commit(g *gp, void *arg)
     /* Counted first: whoever takes gp out of the word uncounts it. */
     __atomic_add_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
     if (!cas_acqrel(gpp, PD_WAIT, (uintptr_t)gp)) {
-        __atomic_sub_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
+        netpollDone(1);
         return false;
     }
     return true;
@@ -230,10 +247,33 @@ static int pd_check(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
     return d != 0 && d <= nanotime() ? -ETIMEDOUT : 0;
 }
 
+/* The second waiter in one direction (or one waiting for both): the
+ * pollDesc has one word per direction, so it waits in poll() with a
+ * system call hand-off instead, in slices of at most 10 ms so that a
+ * close, a new deadline or its own deadline is seen. 0: look again. */
+static int pd_wait_poll(pollDesc *pd, int events, uint32_t seq, int64_t deadline)
+{
+    g *gp = getg();
+    if (!gp || gp->goid <= 0)
+        return -EPERM;
+    int mode = (events & POLLIN) ? POLL_READ : POLL_WRITE;
+    for (;;) {
+        int err = pd_check(pd, mode, seq, deadline);
+        if (err)
+            return err;
+        int64_t d = pd_deadline(pd, mode, deadline), slice = 10 * 1000000;
+        if (d != 0 && d - nanotime() < slice)
+            slice = d - nanotime();
+        struct pollfd pfd = { .fd = pd->fd, .events = (short)events };
+        int n = GORO_BLOCKING(poll(&pfd, 1, (int)((slice + 999999) / 1000000)));
+        if (n != 0)
+            return 0; /* ready, or an error the caller's system call reports */
+    }
+}
+
 /* Parks until pd is ready for mode (returns 0, and the caller retries its
  * system call), or returns -EBADF (closed), -ETIMEDOUT (the fd's deadline
- * or this call's, 0 for none), -EBUSY (another goroutine already waits in
- * that direction), -EPERM (not a goroutine). */
+ * or this call's, 0 for none), -EPERM (not a goroutine). */
 static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
 {
     g *gp = getg();
@@ -247,8 +287,8 @@ static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
         uintptr_t old = load_acquire(gpp);
         if (old == PD_READY && cas_acqrel(gpp, PD_READY, PD_NIL))
             return 0;
-        if (old != PD_NIL && old != PD_READY)
-            return -EBUSY;
+        if (old != PD_NIL && old != PD_READY) /* another goroutine waits */
+            return pd_wait_poll(pd, mode == POLL_READ ? POLLIN : POLLOUT, seq, deadline);
         if (old == PD_NIL && cas_acqrel(gpp, PD_NIL, PD_WAIT))
             break;
     }
@@ -268,10 +308,14 @@ static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
         timer_quiesce(&w.t); /* its function may still be running */
     }
     /* Our waker left PD_READY (readiness) or PD_NIL (close, deadline,
-     * timeout); after a close the word may already be a new waiter's. */
-    if (load_acquire(gpp) == PD_READY && cas_acqrel(gpp, PD_READY, PD_NIL))
-        return 0;
-    return pd_check(pd, mode, seq, deadline); /* 0: a new deadline, look again */
+     * timeout); after a close the word may already be a new waiter's, so
+     * the close is checked first. */
+    err = pd_check(pd, mode, seq, deadline);
+    if (err)
+        return err;
+    if (load_acquire(gpp) == PD_READY)
+        cas_acqrel(gpp, PD_READY, PD_NIL);
+    return 0; /* ready, or a new deadline: look again */
 }
 
 /* ------------------------------------------------------------ API */
@@ -286,12 +330,11 @@ static bool pd_blocking(pollDesc *pd)
  * -EBADF/-EINVAL/-ETIMEDOUT if the call must fail at once. */
 static int pd_prepare(int fd, int mode, pollDesc **pdp, uint32_t *seq)
 {
-    pollDesc *pd = pd_get(fd);
-    if (!pd)
-        return fd < 0 ? -EBADF : -EINVAL;
-    *pdp = pd;
-    *seq = load_acquire(&pd->seq);
-    return pd_check(pd, mode, *seq, 0);
+    int err = pd_get(fd, pdp);
+    if (err)
+        return err;
+    *seq = load_acquire(&(*pdp)->seq);
+    return pd_check(*pdp, mode, *seq, 0);
 }
 
 /* After a non-blocking call failed with errno e: 0 to try again (EINTR,
@@ -422,29 +465,35 @@ int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 
 int goro_wait_fd(int fd, int events, int64_t timeout_ns)
 {
-    if (!(events & (POLLIN | POLLOUT)))
+    events &= POLLIN | POLLOUT;
+    if (!events)
         return -EINVAL;
-    pollDesc *pd = pd_get(fd);
-    if (!pd)
-        return fd < 0 ? -EBADF : -EINVAL;
+    pollDesc *pd;
+    int err = pd_get(fd, &pd);
+    if (err)
+        return err;
     uint32_t seq = load_acquire(&pd->seq);
     int64_t deadline = timeout_ns > 0 ? nanotime() + timeout_ns : 0;
     for (;;) {
         /* The level now (edge-triggered epoll only reports changes). */
-        struct pollfd pfd = { .fd = fd, .events = (short)(events & (POLLIN | POLLOUT)) };
+        struct pollfd pfd = { .fd = fd, .events = (short)events };
         int n = poll(&pfd, 1, 0);
         if (n < 0 && errno != EINTR)
             return -errno;
+        if (n > 0 && (pfd.revents & POLLNVAL))
+            return -EBADF;
         if (n > 0) {
             int got = pfd.revents & (POLLIN | POLLOUT | POLLHUP | POLLERR);
             if (got & (POLLHUP | POLLERR))
-                got |= events & (POLLIN | POLLOUT);
+                got |= events;
             if (got & (POLLIN | POLLOUT))
                 return got & (POLLIN | POLLOUT);
         }
         if (timeout_ns == 0)
             return -ETIMEDOUT;
-        int err = pd_wait(pd, (events & POLLIN) ? POLL_READ : POLL_WRITE, seq, deadline);
+        /* Both directions: a pollDesc waiter waits for one. */
+        err = events == (POLLIN | POLLOUT) ? pd_wait_poll(pd, events, seq, deadline)
+                                            : pd_wait(pd, events == POLLIN ? POLL_READ : POLL_WRITE, seq, deadline);
         if (err)
             return err;
     }
@@ -452,9 +501,10 @@ int goro_wait_fd(int fd, int events, int64_t timeout_ns)
 
 int goro_set_deadline(int fd, int64_t read_deadline, int64_t write_deadline)
 {
-    pollDesc *pd = pd_get(fd);
-    if (!pd)
-        return fd < 0 ? -EBADF : -EINVAL;
+    pollDesc *pd;
+    int err = pd_get(fd, &pd);
+    if (err)
+        return err;
     spinlock(&pd->lock);
     pd->rd = read_deadline > 0 ? read_deadline : 0;
     pd->wd = write_deadline > 0 ? write_deadline : 0;

@@ -18,6 +18,7 @@ static int epfd = -1;
 static int breakfd = -1;
 static uint32_t breaking; /* atomic: a break is written and not yet read */
 static char break_marker; /* its address tags the eventfd's events */
+static uint32_t no_pwait2;  /* atomic: the kernel lacks epoll_pwait2 */
 
 void netpollinit_os(void)
 {
@@ -83,7 +84,14 @@ void netpoll(int64_t delay, gList *list)
         tsp = &ts;
     }
     struct epoll_event events[NETPOLL_EVENTS];
-    int n = epoll_pwait2(epfd, events, NETPOLL_EVENTS, tsp, NULL);
+    int n = -1;
+    if (!load_relaxed(&no_pwait2)) {
+        n = epoll_pwait2(epfd, events, NETPOLL_EVENTS, tsp, NULL);
+        if (n < 0 && errno == ENOSYS)
+            store_relaxed(&no_pwait2, 1);
+    }
+    if (load_relaxed(&no_pwait2)) /* before Linux 5.11, or filtered by seccomp: milliseconds, rounded up */
+        n = epoll_wait(epfd, events, NETPOLL_EVENTS, delay < 0 ? -1 : (int)((delay + 999999) / 1000000));
     if (n < 0) {
         if (errno != EINTR)
             throwf("netpoll: epoll_pwait2 failed: errno %d", errno);
@@ -92,10 +100,14 @@ void netpoll(int64_t delay, gList *list)
     for (int i = 0; i < n; i++) {
         struct epoll_event *ev = &events[i];
         if (ev->data.ptr == &break_marker) {
-            uint64_t v;
-            while (read(breakfd, &v, sizeof v) < 0 && errno == EINTR)
-                ;
-            store_release(&breaking, 0);
+            /* Only a poll that could have blocked consumes a break: one
+             * with delay 0 may have raced with an M that blocked since. */
+            if (delay != 0) {
+                uint64_t v;
+                while (read(breakfd, &v, sizeof v) < 0 && errno == EINTR)
+                    ;
+                store_release(&breaking, 0);
+            }
             continue;
         }
         int mode = 0;

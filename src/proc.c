@@ -85,7 +85,11 @@ static uint32_t nsteal_coprimes;
 __thread g *tls_g;
 
 static g *schedule(void);
-static void checkdead(void);
+static void checkdead_dying(int32_t dying);
+static inline void checkdead(void)
+{
+    checkdead_dying(0);
+}
 static void stoplockedm(void);
 static void startlockedm(g *gp);
 static _Noreturn void mexit(m *mp);
@@ -435,8 +439,11 @@ static void *mstart_thread(void *arg)
         mstart_common(mp);
     lock(&sched.lock);
     sched.nmexited++;
-    /* An M also leaves mid-run, when its locked goroutine exits. */
-    if (load_relaxed(&sched.exiting) && mcount() == 1)
+    /* An M also leaves mid-run, when its locked goroutine exits: it may
+     * have been the last one running. */
+    if (!load_relaxed(&sched.exiting))
+        checkdead_dying(1);
+    else if (mcount() == 1)
         notewakeup(&sched.m0exitnote);
     unlock(&sched.lock);
     return NULL;
@@ -887,7 +894,8 @@ static p *checkRunqsNoP(void)
 }
 
 /* Makes the Gs netpoll returned runnable: onto the global queue, with an
- * M started for each idle P that could run one (Go's injectglist). */
+ * M started for each idle P that could run one (Go's injectglist); then
+ * they stop counting as I/O waiters (see netpollAnyWaiters). */
 void injectglist(gList *list)
 {
     int32_t n = 0;
@@ -901,8 +909,9 @@ void injectglist(gList *list)
         n++;
     }
     spinunlock(&sched.runqlock);
-    for (; n > 0 && load_relaxed(&sched.npidle) > 0; n--)
+    for (int32_t i = 0; i < n && load_relaxed(&sched.npidle) > 0; i++)
         startm(NULL, false);
+    netpollDone(n);
 }
 
 /* Non-blocking netpoll from findRunnable: a ready G to run now, the others
@@ -916,6 +925,7 @@ static g *netpoll_runnable(void)
         injectglist(&list);
         setgstatus_owned(gp, _Gwaiting, _Grunnable);
         TRACE(getg()->m->p, TRACE_GO_UNBLOCK, gp->goid, 0);
+        netpollDone(1);
     }
     return gp;
 }
@@ -946,6 +956,7 @@ static g *netpoll_block(int64_t pollUntil)
         setgstatus_owned(gp, _Gwaiting, _Grunnable);
         TRACE(pp, TRACE_GO_UNBLOCK, gp->goid, 0);
         injectglist(&list);
+        netpollDone(1);
     }
     return gp;
 }
@@ -1600,9 +1611,10 @@ static void count_g(g *gp, void *arg)
     }
 }
 
-/* Called with sched.lock held whenever an M goes idle: if no M is running
- * and nothing can ever wake a goroutine, the program is deadlocked. */
-static void checkdead(void)
+/* Called with sched.lock held whenever an M goes idle or leaves (dying:
+ * its thread, still alive, is about to end): if no M is running and
+ * nothing can ever wake a goroutine, the program is deadlocked. */
+static void checkdead_dying(int32_t dying)
 {
     if (load_relaxed(&sched.exiting) || load_relaxed(&sched.gcwaiting))
         return;
@@ -1616,7 +1628,7 @@ static void checkdead(void)
      * goroutine: nothing is proven while one lives (or when the count
      * cannot be read). Ours are the Ms, sysmon and the sanitizer's own. */
     int32_t nthreads = osthreadcount();
-    if (nthreads == 0 || nthreads > mcount() + 1 + sanitizer_threads())
+    if (nthreads == 0 || nthreads > mcount() + dying + 1 + sanitizer_threads())
         return;
     if (load_relaxed(&sched.ntimers) > 0)
         return; /* a timer will wake somebody */

@@ -381,6 +381,7 @@ void timer_quiesce(timer *t); /* waits until no M runs t's function */
 /* ---------------------------------------------------------------- netpoll.c, netpoll_epoll.c */
 bool netpollinited(void);
 bool netpollAnyWaiters(void);
+void netpollDone(int32_t n);     /* n Gs netpoll returned are now runnable */
 void netpoll(int64_t delay, gList *list); /* delay < 0: block; the ready Gs go on list */
 void netpollBreak(void);
 void netpollfini(void);

@@ -81,7 +81,9 @@ static void heap_remove(p *pp, timer *t)
         sift_up(pp, pp->timers.heap[i]->idx);
     }
     t->idx = -1;
-    store_relaxed(&t->pp, NULL);
+    /* Release: deltimer, which reads pp without the lock, finds NULL only
+     * once the state that follows (RUNNING in checkTimers) is visible. */
+    store_release(&t->pp, NULL);
     store_relaxed(&pp->timers.first, pp->timers.n ? pp->timers.heap[0]->when : 0);
 }
 
@@ -152,8 +154,11 @@ void checkTimers(p *pp, int64_t now)
     lock(&pp->timers.lock);
     while (pp->timers.n > 0 && pp->timers.heap[0]->when <= now) {
         timer *t = pp->timers.heap[0];
-        heap_remove(pp, t);
+        /* RUNNING before pp goes NULL: a deltimer that sees NULL (and so
+         * fails) must find the function running in timer_quiesce, or the
+         * timer's owner could free it while the function is about to run. */
         store_release(&t->state, TIMER_RUNNING);
+        heap_remove(pp, t);
         unlock(&pp->timers.lock);
         __atomic_sub_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
         t->f(t, now);

@@ -24,7 +24,11 @@
 
 uint32_t trace_enabled; /* atomic; changed with the world stopped */
 
-static int trace_fd = -1;
+/* goro_trace_start and _stop claim the tracer with a CAS on its state, so
+ * that two calls at once cannot both start (or stop) it. */
+enum { TRACE_IDLE, TRACE_STARTING, TRACE_RUNNING, TRACE_STOPPING };
+static uint32_t trace_state; /* atomic */
+static int trace_fd = -1;    /* owned by whoever moved trace_state last */
 static int64_t trace_start_ns;
 static spinmutex trace_global_lock;
 static traceBuf *trace_global; /* events recorded without a P */
@@ -68,6 +72,7 @@ void trace_record(p *pp, int type, int64_t goid, uint32_t arg)
 typedef struct traceOut {
     FILE *f;
     bool first;
+    int64_t start_ns; /* the trace's time 0 */
 } traceOut;
 
 static const char *stop_reason(const traceEvent *e)
@@ -90,7 +95,7 @@ static const char *stop_reason(const traceEvent *e)
 
 static void write_event(traceOut *o, const traceEvent *e, int tid)
 {
-    double ts = (double)(e->ts - trace_start_ns) / 1000.0;
+    double ts = (double)(e->ts - o->start_ns) / 1000.0;
     fputs(o->first ? "\n" : ",\n", o->f);
     o->first = false;
     switch (e->type) {
@@ -157,6 +162,7 @@ void tracefini(void)
         close(trace_fd);
     trace_fd = -1;
     store_relaxed(&trace_enabled, 0);
+    store_relaxed(&trace_state, TRACE_IDLE);
 }
 
 static void trace_switch_on(void *arg)
@@ -170,12 +176,14 @@ typedef struct traceCollected {
     traceBuf *perP[MAX_GOMAXPROCS];
     int32_t np;
     traceBuf *global;
+    int64_t start_ns;
 } traceCollected;
 
 static void trace_switch_off(void *arg)
 {
     traceCollected *c = arg;
     store_relaxed(&trace_enabled, 0);
+    c->start_ns = trace_start_ns;
     c->np = load_relaxed(&allplen);
     for (int32_t i = 0; i < c->np; i++) {
         c->perP[i] = allp[i]->tracebuf;
@@ -194,18 +202,22 @@ int goro_trace_start(const char *path)
         return -EINVAL;
     if (!gp || gp->goid <= 0)
         return -EPERM;
-    if (trace_fd >= 0 || load_relaxed(&trace_enabled))
+    if (!cas_acqrel(&trace_state, TRACE_IDLE, TRACE_STARTING))
         return -EBUSY;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    trace_fd = fd;
+    if (fd < 0) {
+        int err = -errno;
+        store_release(&trace_state, TRACE_IDLE);
+        return err;
+    }
     if (!with_world_stopped(trace_switch_on, NULL)) {
         close(fd);
-        trace_fd = -1;
+        store_release(&trace_state, TRACE_IDLE);
         return -ESRCH; /* the runtime is exiting */
     }
+    trace_fd = fd;
     TRACE(getg()->m->p, TRACE_GO_START, getg()->goid, 0);
+    store_release(&trace_state, TRACE_RUNNING);
     return 0;
 }
 
@@ -214,18 +226,21 @@ int goro_trace_stop(void)
     g *gp = getg();
     if (!gp || gp->goid <= 0)
         return -EPERM;
-    if (trace_fd < 0)
+    if (!cas_acqrel(&trace_state, TRACE_RUNNING, TRACE_STOPPING))
         return -EINVAL;
-    TRACE(gp->m->p, TRACE_GO_STOP, gp->goid, 0);
     traceCollected *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        store_release(&trace_state, TRACE_RUNNING);
         return -ENOMEM;
+    }
+    TRACE(gp->m->p, TRACE_GO_STOP, gp->goid, 0);
     if (!with_world_stopped(trace_switch_off, c)) {
         free(c);
         return -ESRCH;
     }
     int fd = trace_fd;
     trace_fd = -1;
+    store_release(&trace_state, TRACE_IDLE); /* a new trace may start while this one is written */
     FILE *f = fdopen(fd, "w");
     if (!f) {
         int err = errno;
@@ -235,7 +250,7 @@ int goro_trace_stop(void)
     }
     /* Writing may take a while: let sysmon hand the P to another M. */
     goro_syscall_enter();
-    traceOut o = { f, true };
+    traceOut o = { f, true, c->start_ns };
     fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", f);
     fprintf(f, "\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"goro\"}}");
     o.first = false;

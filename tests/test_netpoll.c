@@ -11,7 +11,9 @@
  *      whose peer has gone is -EPIPE and raises no SIGPIPE;
  *   7. a regular file is read through a system call hand-off;
  *   8. 100 goroutines blocked on pipes for 300 ms cost (almost) no CPU and
- *      are not a deadlock; a plain thread's read that would block is -EPERM.
+ *      are not a deadlock; a plain thread's read that would block is -EPERM;
+ *   9. several goroutines reading one pipe all get their byte; a wait for
+ *      POLLIN|POLLOUT wakes on writability; a closed fd is -EBADF.
  */
 #include "check.h"
 
@@ -332,11 +334,73 @@ static void test_idle_waiters(void)
            cpu * 1e3);
 }
 
+/* ---------------------------------------------------------------- 9 */
+
+static int shared_pipe[2];
+static atomic_int shared_got;
+
+static void shared_reader(void *arg)
+{
+    (void)arg;
+    char c;
+    if (goro_read(shared_pipe[0], &c, 1) == 1)
+        atomic_fetch_add(&shared_got, 1);
+    goro_waitgroup_done(&wg);
+}
+
+static void drain_later(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    goro_sleep(50 * MS);
+    char buf[65536];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+    goro_waitgroup_done(&wg);
+}
+
+static void test_shared_waits(void)
+{
+    /* Three goroutines read one pipe at once: one waits on the pollDesc,
+     * the others in poll(); all get a byte. */
+    CHECK(pipe(shared_pipe) == 0, "pipe failed");
+    goro_waitgroup_add(&wg, 3);
+    for (int i = 0; i < 3; i++)
+        CHECK(goro_go(shared_reader, NULL) > 0, "goro_go failed");
+    goro_sleep(20 * MS);
+    CHECK(goro_wait_fd(shared_pipe[0], POLLIN, 0) == -ETIMEDOUT, "goro_wait_fd while others read");
+    CHECK(write(shared_pipe[1], "abc", 3) == 3, "write failed");
+    goro_waitgroup_wait(&wg);
+    CHECK(atomic_load(&shared_got) == 3, "%d of 3 concurrent readers got a byte", atomic_load(&shared_got));
+    goro_close(shared_pipe[0]);
+    goro_close(shared_pipe[1]);
+
+    /* POLLIN|POLLOUT on a socket whose send buffer is full: writability
+     * after the peer drains it wakes the wait. */
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0, "socketpair failed");
+    char buf[4096] = { 0 };
+    while (write(sv[0], buf, sizeof buf) > 0)
+        ;
+    goro_waitgroup_add(&wg, 1);
+    CHECK(goro_go(drain_later, (void *)(intptr_t)sv[1]) > 0, "goro_go failed");
+    int r = goro_wait_fd(sv[0], POLLIN | POLLOUT, 2000 * MS);
+    goro_waitgroup_wait(&wg);
+    CHECK(r == POLLOUT, "goro_wait_fd(POLLIN|POLLOUT) after the peer drained returned %d, want POLLOUT", r);
+    goro_close(sv[0]);
+    goro_close(sv[1]);
+
+    int fd = dup(0);
+    CHECK(fd >= 0, "dup failed");
+    close(fd);
+    CHECK(goro_read(fd, buf, 1) == -EBADF, "goro_read on a closed descriptor is not -EBADF");
+    tap_ok("3 goroutines reading one pipe all get a byte; POLLIN|POLLOUT wakes on writability; closed fd -EBADF");
+}
+
 static int test_main(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    tap_plan(8);
+    tap_plan(9);
     test_pipe_pingpong();
     test_tcp_echo();
     test_deadlines();
@@ -345,6 +409,7 @@ static int test_main(int argc, char **argv)
     test_socket_errors();
     test_regular_file();
     test_idle_waiters();
+    test_shared_waits();
     return 0;
 }
 

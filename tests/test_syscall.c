@@ -13,7 +13,9 @@
  *      and no other goroutine runs on that thread meanwhile;
  *   6. two goroutines locked at once have two threads, and one that exits
  *      locked takes its thread with it (m0 excepted);
- *   7. (child) a locked main goroutine waiting forever is a deadlock;
+ *   7. (children) a locked main goroutine waiting forever is a deadlock,
+ *      and so is main waiting forever after a goroutine exited locked
+ *      (its thread, perhaps the last running M, ended);
  *   8. (children) the main goroutine returning while another goroutine is
  *      blocked in read() forever: goro_run returns anyway, whether that
  *      goroutine's thread is m0 (its call is interrupted with SIGURG) or
@@ -317,10 +319,30 @@ static void pipe_reader_forever(void *arg)
     fflush(stdout);
 }
 
+static void exit_locked_once(void *arg)
+{
+    goro_lock_os_thread();
+    *(int64_t *)arg = gettid_now();
+    goro_waitgroup_done(&wg);
+}
+
 static int child_main(int argc, char **argv)
 {
     const char *mode = argv[1];
     (void)argc;
+    if (strcmp(mode, "locked-exit-deadlock") == 0) {
+        /* A goroutine exits locked (its thread ends), then main waits
+         * forever: the exiting M may be the last to see it. */
+        static int64_t tid;
+        goro_waitgroup_add(&wg, 1);
+        goro_go(exit_locked_once, &tid);
+        goro_waitgroup_wait(&wg);
+        goro_chan *c = goro_chan_make(0, 0);
+        printf("main waits\n");
+        fflush(stdout);
+        goro_chan_recv(c, NULL);
+        return 3;
+    }
     if (strcmp(mode, "locked-deadlock") == 0) {
         goro_lock_os_thread();
         goro_chan *c = goro_chan_make(0, 0);
@@ -360,18 +382,22 @@ int main(int argc, char **argv)
     CHECK(rc == 0, "goro_run returned %d", rc);
 
     child_result r;
-    run_child("locked-deadlock", NULL, -1, 30, &r);
-    bool ok = !r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2 &&
-              strstr(r.err, "fatal error: all goroutines are asleep - deadlock!");
-    if (!ok) {
-        child_diag("child stdout", r.out);
-        child_diag("child stderr", r.err);
+    const char *deadlocks[] = { "locked-deadlock", "locked-exit-deadlock" };
+    bool ok;
+    for (int i = 0; i < 2; i++) {
+        run_child(deadlocks[i], NULL, -1, 30, &r);
+        ok = !r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 2 &&
+             strstr(r.err, "fatal error: all goroutines are asleep - deadlock!");
+        if (!ok) {
+            child_diag("child stdout", r.out);
+            child_diag("child stderr", r.err);
+        }
+        CHECK(ok, "%s: child ended with %s, want the deadlock error and exit 2", deadlocks[i],
+              child_status_str(r.status));
+        free(r.out);
+        free(r.err);
     }
-    CHECK(ok, "locked main waiting forever: child ended with %s, want the deadlock error and exit 2",
-          child_status_str(r.status));
-    free(r.out);
-    free(r.err);
-    tap_ok("a locked main goroutine waiting forever is reported as a deadlock");
+    tap_ok("deadlocks are reported with a locked main goroutine and after a locked goroutine's thread ended");
 
     const char *modes[] = { "abandon-m0", "abandon-other" };
     for (int i = 0; i < 2; i++) {

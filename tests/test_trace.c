@@ -10,11 +10,16 @@
 
 #include <goro.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
-enum { PAIRS = 8, ROUNDS = 50, MAXP = 64 };
+enum { PAIRS = 8, ROUNDS = 50, MAXP = 64, RACERS = 8 };
+
+static atomic_int started;
+
+static void race_start(void *arg);
 
 static goro_waitgroup wg = GORO_WAITGROUP_INIT;
 static int64_t goids[2 * PAIRS];
@@ -45,6 +50,15 @@ static void ponger(void *arg)
         CHECK(goro_chan_recv(pr->ping, &v) == 1, "recv failed");
         CHECK(goro_chan_send(pr->pong, &v) == 0, "send failed");
     }
+    goro_waitgroup_done(&wg);
+}
+
+
+static void race_start(void *arg)
+{
+    goro_yield();
+    if (goro_trace_start(arg) == 0)
+        atomic_fetch_add(&started, 1);
     goro_waitgroup_done(&wg);
 }
 
@@ -124,7 +138,16 @@ static int test_main(int argc, char **argv)
     CHECK(goro_trace_start("/nonexistent-dir/trace.json") == -ENOENT, "a bad path did not fail with -ENOENT");
     CHECK(goro_trace_start(path) == 0, "goro_trace_start failed");
     CHECK(goro_trace_start(path) == -EBUSY, "a second goro_trace_start did not fail with -EBUSY");
-    tap_ok("misuse: stop without a trace -EINVAL, bad path -ENOENT, second start -EBUSY");
+    CHECK(goro_trace_stop() == 0, "goro_trace_stop failed");
+    /* Starts at once from several goroutines: exactly one wins. */
+    goro_waitgroup_add(&wg, RACERS);
+    for (int i = 0; i < RACERS; i++)
+        CHECK(goro_go(race_start, path) > 0, "goro_go failed");
+    goro_waitgroup_wait(&wg);
+    CHECK(atomic_load(&started) == 1, "%d of %d concurrent goro_trace_start calls succeeded", atomic_load(&started),
+          RACERS);
+    tap_ok("misuse: stop without a trace -EINVAL, bad path -ENOENT, second start -EBUSY, one of %d racing starts wins",
+           RACERS);
 
     pair pairs[PAIRS];
     goro_waitgroup_add(&wg, 2 * PAIRS);

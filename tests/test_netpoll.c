@@ -195,7 +195,25 @@ static void test_deadlines(void)
     CHECK(took2 >= 30 * MS, "blocked read timed out after %.1f ms, before its 30 ms deadline", took2 / 1e6);
     goro_close(dl_pipe[0]);
     goro_close(dl_pipe[1]);
-    tap_ok("read deadlines: -ETIMEDOUT after %.1f ms; set on a blocked read, after %.1f ms", took / 1e6, took2 / 1e6);
+
+    /* Write deadline on a full pipe; accept deadline on a quiet listener. */
+    CHECK(pipe(dl_pipe) == 0, "pipe failed");
+    char big[65536] = { 0 };
+    CHECK(goro_set_deadline(dl_pipe[1], 0, goro_now() + 30 * MS) == 0, "goro_set_deadline failed");
+    ssize_t w = goro_write(dl_pipe[1], big, sizeof big);
+    w = w < 0 ? w : goro_write(dl_pipe[1], big, sizeof big);
+    CHECK(w == -ETIMEDOUT, "write into a full pipe past its deadline returned %zd", w);
+    goro_close(dl_pipe[0]);
+    goro_close(dl_pipe[1]);
+    int ln = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    CHECK(ln >= 0 && bind(ln, (struct sockaddr *)&a, sizeof a) == 0 && listen(ln, 1) == 0, "listen failed");
+    CHECK(goro_set_deadline(ln, goro_now() + 30 * MS, 0) == 0, "goro_set_deadline failed");
+    int afd = goro_accept(ln, NULL, NULL);
+    CHECK(afd == -ETIMEDOUT, "accept past its deadline returned %d", afd);
+    goro_close(ln);
+    tap_ok("deadlines: read -ETIMEDOUT after %.1f ms, set on a blocked read after %.1f ms; write and accept too",
+           took / 1e6, took2 / 1e6);
 }
 
 /* ---------------------------------------------------------------- 4 */

@@ -97,6 +97,9 @@ static int pd_get(int fd, pollDesc **out)
             spinunlock(&pd->lock);
             return err;
         }
+        /* Release: netpoll, handed pd by epoll (which TSan cannot see),
+         * acquires it before touching pd. */
+        store_release(&pd->inited, 1);
         if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || netpollopen_os(fd, pd) != 0) {
             kind = 2; /* always "ready": served by a system call hand-off */
         } else {
@@ -261,9 +264,9 @@ static int pd_wait_poll(pollDesc *pd, int events, uint32_t seq, int64_t deadline
         int err = pd_check(pd, mode, seq, deadline);
         if (err)
             return err;
-        int64_t d = pd_deadline(pd, mode, deadline), slice = 10 * 1000000;
-        if (d != 0 && d - nanotime() < slice)
-            slice = d - nanotime();
+        int64_t d = pd_deadline(pd, mode, deadline), slice = 10 * 1000000, left = d - nanotime();
+        if (d != 0 && left < slice)
+            slice = left > 0 ? left : 0;
         struct pollfd pfd = { .fd = pd->fd, .events = (short)events };
         int n = GORO_BLOCKING(poll(&pfd, 1, (int)((slice + 999999) / 1000000)));
         if (n != 0)
@@ -326,15 +329,55 @@ static bool pd_blocking(pollDesc *pd)
     return load_relaxed(&pd->registered) == 2;
 }
 
-/* The start of every call: fd's pollDesc and its close sequence, and
- * -EBADF/-EINVAL/-ETIMEDOUT if the call must fail at once. */
+/* Waits a moment for another call or a close to make progress; a
+ * goroutine sleeps so that the P runs the others. */
+static void pd_pause(void)
+{
+    g *gp = getg();
+    if (gp && gp->goid > 0)
+        goro_sleep(20 * 1000);
+    else
+        usleep_ns(20 * 1000);
+}
+
+static void pd_leave(pollDesc *pd)
+{
+    __atomic_sub_fetch(&pd->refs, 1, __ATOMIC_RELEASE); /* goro_close acquires it */
+}
+
+/* A call is in progress on pd until pd_leave: goro_close waits for it to
+ * leave before closing the descriptor, as Go's fdMutex does, so no call
+ * ever uses a closed (or reused) descriptor number. Seq-cst: Dekker with
+ * goro_close, which sets closing and then reads refs. A call that meets a
+ * close under way waits for it to finish: the number may be reused. */
+static int pd_enter(int fd, pollDesc **pdp)
+{
+    for (;;) {
+        int err = pd_get(fd, pdp);
+        if (err)
+            return err;
+        pollDesc *pd = *pdp;
+        __atomic_add_fetch(&pd->refs, 1, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&pd->closing, __ATOMIC_SEQ_CST))
+            return 0;
+        pd_leave(pd);
+        while (load_acquire(&pd->closing))
+            pd_pause();
+    }
+}
+
+/* The start of every call: fd's pollDesc entered (pd_leave at the end)
+ * and its close sequence; or -EBADF/-EINVAL/-ETIMEDOUT to return at once. */
 static int pd_prepare(int fd, int mode, pollDesc **pdp, uint32_t *seq)
 {
-    int err = pd_get(fd, pdp);
+    int err = pd_enter(fd, pdp);
     if (err)
         return err;
     *seq = load_acquire(&(*pdp)->seq);
-    return pd_check(*pdp, mode, *seq, 0);
+    err = pd_check(*pdp, mode, *seq, 0);
+    if (err)
+        pd_leave(*pdp);
+    return err;
 }
 
 /* After a non-blocking call failed with errno e: 0 to try again (EINTR,
@@ -348,13 +391,9 @@ static int pd_retry(pollDesc *pd, int mode, uint32_t seq, int e)
     return pd_wait(pd, mode, seq, 0);
 }
 
-ssize_t goro_read(int fd, void *buf, size_t len)
+static ssize_t fd_read(pollDesc *pd, uint32_t seq, int fd, void *buf, size_t len)
 {
-    pollDesc *pd;
-    uint32_t seq;
-    int err = pd_prepare(fd, POLL_READ, &pd, &seq);
-    if (err)
-        return err;
+    int err;
     if (pd_blocking(pd)) {
         ssize_t n;
         do
@@ -372,6 +411,18 @@ ssize_t goro_read(int fd, void *buf, size_t len)
     }
 }
 
+ssize_t goro_read(int fd, void *buf, size_t len)
+{
+    pollDesc *pd;
+    uint32_t seq;
+    int err = pd_prepare(fd, POLL_READ, &pd, &seq);
+    if (err)
+        return err;
+    ssize_t r = fd_read(pd, seq, fd, buf, len);
+    pd_leave(pd);
+    return r;
+}
+
 /* send with MSG_NOSIGNAL on sockets (a gone peer gives EPIPE, not
  * SIGPIPE); write on anything else. */
 static ssize_t write_nosignal(int fd, const void *buf, size_t len)
@@ -382,13 +433,9 @@ static ssize_t write_nosignal(int fd, const void *buf, size_t len)
     return n;
 }
 
-ssize_t goro_write(int fd, const void *buf, size_t len)
+static ssize_t fd_write(pollDesc *pd, uint32_t seq, int fd, const void *buf, size_t len)
 {
-    pollDesc *pd;
-    uint32_t seq;
-    int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
-    if (err)
-        return err;
+    int err;
     size_t done = 0;
     while (done < len || len == 0) {
         err = pd_check(pd, POLL_WRITE, seq, 0);
@@ -414,6 +461,30 @@ ssize_t goro_write(int fd, const void *buf, size_t len)
     return (ssize_t)len;
 }
 
+ssize_t goro_write(int fd, const void *buf, size_t len)
+{
+    pollDesc *pd;
+    uint32_t seq;
+    int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
+    if (err)
+        return err;
+    ssize_t r = fd_write(pd, seq, fd, buf, len);
+    pd_leave(pd);
+    return r;
+}
+
+static int fd_accept(pollDesc *pd, uint32_t seq, int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    for (;;) {
+        int nfd = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (nfd >= 0)
+            return nfd;
+        int err = pd_retry(pd, POLL_READ, seq, errno == ECONNABORTED ? EINTR : errno);
+        if (err)
+            return err;
+    }
+}
+
 int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
     pollDesc *pd;
@@ -421,23 +492,14 @@ int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     int err = pd_prepare(fd, POLL_READ, &pd, &seq);
     if (err)
         return err;
-    for (;;) {
-        int nfd = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (nfd >= 0)
-            return nfd;
-        err = pd_retry(pd, POLL_READ, seq, errno == ECONNABORTED ? EINTR : errno);
-        if (err)
-            return err;
-    }
+    int r = fd_accept(pd, seq, fd, addr, addrlen);
+    pd_leave(pd);
+    return r;
 }
 
-int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+static int fd_connect(pollDesc *pd, uint32_t seq, int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-    pollDesc *pd;
-    uint32_t seq;
-    int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
-    if (err)
-        return err;
+    int err;
     if (connect(fd, addr, addrlen) == 0)
         return 0;
     if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
@@ -463,15 +525,21 @@ int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     }
 }
 
-int goro_wait_fd(int fd, int events, int64_t timeout_ns)
+int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
-    events &= POLLIN | POLLOUT;
-    if (!events)
-        return -EINVAL;
     pollDesc *pd;
-    int err = pd_get(fd, &pd);
+    uint32_t seq;
+    int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
     if (err)
         return err;
+    int r = fd_connect(pd, seq, fd, addr, addrlen);
+    pd_leave(pd);
+    return r;
+}
+
+static int fd_wait(pollDesc *pd, int fd, int events, int64_t timeout_ns)
+{
+    int err;
     uint32_t seq = load_acquire(&pd->seq);
     int64_t deadline = timeout_ns > 0 ? nanotime() + timeout_ns : 0;
     for (;;) {
@@ -499,10 +567,24 @@ int goro_wait_fd(int fd, int events, int64_t timeout_ns)
     }
 }
 
+int goro_wait_fd(int fd, int events, int64_t timeout_ns)
+{
+    events &= POLLIN | POLLOUT;
+    if (!events)
+        return -EINVAL;
+    pollDesc *pd;
+    int err = pd_enter(fd, &pd);
+    if (err)
+        return err;
+    int r = fd_wait(pd, fd, events, timeout_ns);
+    pd_leave(pd);
+    return r;
+}
+
 int goro_set_deadline(int fd, int64_t read_deadline, int64_t write_deadline)
 {
     pollDesc *pd;
-    int err = pd_get(fd, &pd);
+    int err = pd_enter(fd, &pd);
     if (err)
         return err;
     spinlock(&pd->lock);
@@ -511,7 +593,16 @@ int goro_set_deadline(int fd, int64_t read_deadline, int64_t write_deadline)
     spinunlock(&pd->lock);
     /* Blocked calls wake up and wait again with the new deadlines. */
     pd_wake_all(pd);
+    pd_leave(pd);
     return 0;
+}
+
+/* Waits for the calls in progress on pd to leave: they see the new seq
+ * (those parked were woken) within one poll slice. */
+static void pd_drain(pollDesc *pd)
+{
+    while (__atomic_load_n(&pd->refs, __ATOMIC_SEQ_CST) != 0)
+        pd_pause();
 }
 
 int goro_close(int fd)
@@ -520,15 +611,21 @@ int goro_close(int fd)
         return -EBADF;
     pollDesc *chunk = fd < PD_CHUNK * PD_CHUNKS ? load_acquire(&pdtab[fd / PD_CHUNK]) : NULL;
     pollDesc *pd = chunk ? &chunk[fd % PD_CHUNK] : NULL;
-    if (pd && load_acquire(&pd->registered)) {
-        spinlock(&pd->lock);
-        /* Release: a waiter that sees the new seq sees the close. */
-        __atomic_add_fetch(&pd->seq, 1, __ATOMIC_RELEASE);
-        if (load_relaxed(&pd->registered) == 1)
-            netpollclose_os(fd);
-        store_release(&pd->registered, 0);
-        spinunlock(&pd->lock);
-        pd_wake_all(pd);
-    }
-    return close(fd) == 0 ? 0 : -errno;
+    uint32_t open = 0;
+    /* Seq-cst: closing is set before refs is read (pd_enter's Dekker). */
+    if (!pd || !load_acquire(&pd->registered) ||
+        !__atomic_compare_exchange_n(&pd->closing, &open, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return close(fd) == 0 ? 0 : -errno; /* not ours, or already closing */
+    /* Release: a waiter that sees the new seq sees the close. */
+    __atomic_add_fetch(&pd->seq, 1, __ATOMIC_RELEASE);
+    pd_wake_all(pd);
+    pd_drain(pd);
+    if (load_relaxed(&pd->registered) == 1)
+        netpollclose_os(fd);
+    int rc = close(fd) == 0 ? 0 : -errno;
+    spinlock(&pd->lock);
+    store_release(&pd->registered, 0);
+    spinunlock(&pd->lock);
+    store_release(&pd->closing, 0); /* the number may now be registered again */
+    return rc;
 }

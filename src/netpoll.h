@@ -21,7 +21,10 @@ typedef struct pollDesc {
     spinmutex lock;     /* close, deadlines, timeouts; not readiness */
     int fd;
     uint32_t registered; /* atomic: 0 no, 1 polled, 2 not pollable (regular file) */
+    uint32_t inited;     /* atomic: fields set before epoll may report pd (netpoll acquires it) */
     uint32_t seq;        /* atomic: bumped by goro_close; a waiter from before sees it */
+    uint32_t refs;       /* atomic: calls in progress; goro_close waits for 0 (Go's fdMutex) */
+    uint32_t closing;    /* atomic: goro_close is under way */
     uintptr_t rg, wg;    /* atomic: PD_NIL, PD_READY, PD_WAIT or a parked g* */
     int64_t rd, wd;      /* deadlines, goro_now() times, 0 none (under lock) */
 } pollDesc;

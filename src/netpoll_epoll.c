@@ -110,11 +110,13 @@ void netpoll(int64_t delay, gList *list)
             }
             continue;
         }
+        pollDesc *pd = ev->data.ptr;
+        load_acquire(&pd->inited); /* pairs with pd_get's release: pd is set up */
         int mode = 0;
         if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             mode |= POLL_READ;
         if (ev->events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
             mode |= POLL_WRITE;
-        netpollready(list, ev->data.ptr, mode);
+        netpollready(list, pd, mode);
     }
 }

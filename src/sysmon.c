@@ -28,13 +28,13 @@ void sysmon_wake(void)
 }
 
 /* A P left in a system call for a whole sysmon tick (the same syscalltick
- * twice) is handed to another M if it has work, if no M is spinning or
- * idle to take new work, or after 10 ms anyway (Go's retake). Returns
- * whether it retook pp. */
-static bool retake_syscall(p *pp, sysmontick *pd, int64_t now)
+ * twice), or whose time slice is over, is handed to another M if it has
+ * work, if no M is spinning or idle to take new work, or after 10 ms
+ * anyway (Go's retake). Returns whether it retook pp. */
+static bool retake_syscall(p *pp, sysmontick *pd, int64_t now, bool slice_over)
 {
     uint32_t t = load_relaxed(&pp->syscalltick);
-    if (pd->syscalltick != t) {
+    if (!slice_over && pd->syscalltick != t) {
         pd->syscalltick = t;
         pd->syscallwhen = now;
         return false;
@@ -62,19 +62,22 @@ static int retake(int64_t now)
         p *pp = ps[i];
         sysmontick *pd = &pp->sysmontick;
         uint32_t status = load_relaxed(&pp->status);
-        if (status == _Psyscall) {
-            retaken += retake_syscall(pp, pd, now);
+        if (status != _Prunning && status != _Psyscall)
             continue;
-        }
-        if (status != _Prunning)
-            continue;
+        /* One schedtick for 10 ms: the goroutine's time slice is over,
+         * also when it spends it in short system calls back to back
+         * (their syscallticks differ, yet the P never leaves it). */
+        bool slice_over = false;
         uint32_t t = load_relaxed(&pp->schedtick);
         if (pd->schedtick != t) {
             pd->schedtick = t;
             pd->schedwhen = now;
         } else if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
             preemptone(pp);
+            slice_over = true;
         }
+        if (status == _Psyscall)
+            retaken += retake_syscall(pp, pd, now, slice_over);
     }
     return retaken;
 }

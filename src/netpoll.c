@@ -411,6 +411,23 @@ static ssize_t fd_read(pollDesc *pd, uint32_t seq, int fd, void *buf, size_t len
     }
 }
 
+/* Serialises the calls in one direction (see pollDesc.rmu); -EBADF if a
+ * close came while waiting for the lock, which is then not held. */
+static int pd_lock(pollDesc *pd, goro_mutex *mu, uint32_t seq)
+{
+    g *gp = getg();
+    if (!gp || gp->goid <= 0) {
+        if (!goro_mutex_trylock(mu))
+            return -EPERM; /* a plain thread cannot wait for a goroutine's call */
+    } else {
+        goro_mutex_lock(mu);
+    }
+    if (load_acquire(&pd->seq) == seq)
+        return 0;
+    goro_mutex_unlock(mu);
+    return -EBADF;
+}
+
 ssize_t goro_read(int fd, void *buf, size_t len)
 {
     pollDesc *pd;
@@ -418,7 +435,11 @@ ssize_t goro_read(int fd, void *buf, size_t len)
     int err = pd_prepare(fd, POLL_READ, &pd, &seq);
     if (err)
         return err;
-    ssize_t r = fd_read(pd, seq, fd, buf, len);
+    ssize_t r = pd_lock(pd, &pd->rmu, seq);
+    if (r == 0) {
+        r = fd_read(pd, seq, fd, buf, len);
+        goro_mutex_unlock(&pd->rmu);
+    }
     pd_leave(pd);
     return r;
 }
@@ -468,7 +489,11 @@ ssize_t goro_write(int fd, const void *buf, size_t len)
     int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
     if (err)
         return err;
-    ssize_t r = fd_write(pd, seq, fd, buf, len);
+    ssize_t r = pd_lock(pd, &pd->wmu, seq);
+    if (r == 0) {
+        r = fd_write(pd, seq, fd, buf, len);
+        goro_mutex_unlock(&pd->wmu);
+    }
     pd_leave(pd);
     return r;
 }
@@ -492,7 +517,11 @@ int goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
     int err = pd_prepare(fd, POLL_READ, &pd, &seq);
     if (err)
         return err;
-    int r = fd_accept(pd, seq, fd, addr, addrlen);
+    int r = pd_lock(pd, &pd->rmu, seq);
+    if (r == 0) {
+        r = fd_accept(pd, seq, fd, addr, addrlen);
+        goro_mutex_unlock(&pd->rmu);
+    }
     pd_leave(pd);
     return r;
 }
@@ -532,12 +561,16 @@ int goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
     int err = pd_prepare(fd, POLL_WRITE, &pd, &seq);
     if (err)
         return err;
-    int r = fd_connect(pd, seq, fd, addr, addrlen);
+    int r = pd_lock(pd, &pd->wmu, seq);
+    if (r == 0) {
+        r = fd_connect(pd, seq, fd, addr, addrlen);
+        goro_mutex_unlock(&pd->wmu);
+    }
     pd_leave(pd);
     return r;
 }
 
-static int fd_wait(pollDesc *pd, int fd, int events, int64_t timeout_ns)
+static int fd_wait(pollDesc *pd, int fd, int events, int64_t timeout_ns, bool on_pd)
 {
     int err;
     uint32_t seq = load_acquire(&pd->seq);
@@ -559,9 +592,8 @@ static int fd_wait(pollDesc *pd, int fd, int events, int64_t timeout_ns)
         }
         if (timeout_ns == 0)
             return -ETIMEDOUT;
-        /* Both directions: a pollDesc waiter waits for one. */
-        err = events == (POLLIN | POLLOUT) ? pd_wait_poll(pd, events, seq, deadline)
-                                            : pd_wait(pd, events == POLLIN ? POLL_READ : POLL_WRITE, seq, deadline);
+        err = on_pd ? pd_wait(pd, events == POLLIN ? POLL_READ : POLL_WRITE, seq, deadline)
+                    : pd_wait_poll(pd, events, seq, deadline);
         if (err)
             return err;
     }
@@ -576,7 +608,14 @@ int goro_wait_fd(int fd, int events, int64_t timeout_ns)
     int err = pd_enter(fd, &pd);
     if (err)
         return err;
-    int r = fd_wait(pd, fd, events, timeout_ns);
+    /* With the direction free, wait on the pollDesc like a read or write
+     * (holding its lock); while a call uses it (or for both directions),
+     * wait in poll() so as not to take that call's readiness edge. */
+    goro_mutex *mu = events == POLLIN ? &pd->rmu : events == POLLOUT ? &pd->wmu : NULL;
+    bool locked = mu && goro_mutex_trylock(mu);
+    int r = fd_wait(pd, fd, events, timeout_ns, locked);
+    if (locked)
+        goro_mutex_unlock(mu);
     pd_leave(pd);
     return r;
 }
@@ -622,8 +661,11 @@ int goro_close(int fd)
     pd_drain(pd);
     if (load_relaxed(&pd->registered) == 1)
         netpollclose_os(fd);
-    int rc = close(fd) == 0 ? 0 : -errno;
+    /* close under the lock that pd_get holds to register the number
+     * again: a later call on it finds it closed (-EBADF) or reused, never
+     * half-closed. */
     spinlock(&pd->lock);
+    int rc = close(fd) == 0 ? 0 : -errno;
     store_release(&pd->registered, 0);
     spinunlock(&pd->lock);
     store_release(&pd->closing, 0); /* the number may now be registered again */

@@ -27,6 +27,11 @@ typedef struct pollDesc {
     uint32_t closing;    /* atomic: goro_close is under way */
     uintptr_t rg, wg;    /* atomic: PD_NIL, PD_READY, PD_WAIT or a parked g* */
     int64_t rd, wd;      /* deadlines, goro_now() times, 0 none (under lock) */
+    /* One reading and one writing call at a time, as Go's fdMutex: with
+     * edge-triggered epoll a readiness edge is consumed by one waiter, and
+     * a second reader parking after the first took the edge (and left data
+     * behind) would wait forever. */
+    goro_mutex rmu, wmu;
 } pollDesc;
 
 void netpollinit_os(void);

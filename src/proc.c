@@ -58,6 +58,7 @@ const char *const waitReasonStrings[waitReasonCount] = {
 schedt sched;
 p **allp;
 int32_t gomaxprocs;
+int32_t ncpu;
 m *allm;
 m m0;
 
@@ -2044,6 +2045,7 @@ static void schedinit(void)
     worldsema = 1;
     runtime_start = nanotime();
     parsedebugvars();
+    ncpu = getproccount();
     stackinit();
     initsig();
     lock(&sched.lock);

@@ -75,6 +75,7 @@ void futexwakeup(uint32_t *addr, int32_t cnt);
 void usleep_ns(int64_t ns);
 void osyield(void);
 int32_t getproccount(void);
+extern int32_t ncpu;        /* getproccount() at goro_run: no file I/O on hot paths */
 int32_t osthreadcount(void);
 void newosproc(void *(*start)(void *), void *arg);
 void minit_signals(m *mp);   /* per-thread alternate signal stack */

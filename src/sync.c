@@ -40,7 +40,7 @@ static inline int32_t mutex_cas(int32_t *state, int32_t old, int32_t new)
  * P, another P running, and nothing else to run on ours. */
 static bool can_spin(int iter)
 {
-    if (iter >= ACTIVE_SPIN || getproccount() <= 1)
+    if (iter >= ACTIVE_SPIN || ncpu <= 1)
         return false;
     int32_t procs = load_relaxed(&gomaxprocs);
     if (procs <= (int32_t)(load_relaxed(&sched.npidle) + load_relaxed(&sched.nmspinning)) + 1)

@@ -70,11 +70,11 @@ void goro_syscall_exit(void);
  * Sockets, pipes and ttys are switched to non-blocking mode and the calling
  * goroutine parks until the descriptor is ready (epoll); regular files are
  * read and written with a system call hand-off. -EINTR is never returned.
- * A descriptor used here must be closed with goro_close. The first
- * goroutine waiting in each direction of a descriptor parks on the
- * netpoller; others (and a wait for both directions) wait in poll() through
- * a system call hand-off. From a thread that is not a goroutine, a call
- * that would block is -EPERM. */
+ * A descriptor used here must be closed with goro_close. Reads (and
+ * accepts) of one descriptor run one at a time, as do writes (and
+ * connects); goro_wait_fd on a direction in use (or on both) waits in
+ * poll() through a system call hand-off. From a thread that is not a
+ * goroutine, a call that would block is -EPERM. */
 ssize_t goro_read(int fd, void *buf, size_t len);        /* bytes read, 0 at end of file, or -errno */
 ssize_t goro_write(int fd, const void *buf, size_t len); /* writes all len bytes: len or -errno (-EPIPE, no SIGPIPE, on a socket) */
 int     goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen); /* new fd, non-blocking and close-on-exec */

@@ -442,10 +442,15 @@ static void *mstart_thread(void *arg)
     sched.nmexited++;
     /* An M also leaves mid-run, when its locked goroutine exits: it may
      * have been the last one running. */
-    if (!load_relaxed(&sched.exiting))
+    if (!load_relaxed(&sched.exiting)) {
         checkdead_dying(1);
-    else if (mcount() == 1)
+        /* The thread count may not have dropped when the last M goes
+         * idle: sysmon looks again once this thread is gone. */
+        store_release(&sched.deadcheck, 1);
+        sysmon_wake();
+    } else if (mcount() == 1) {
         notewakeup(&sched.m0exitnote);
+    }
     unlock(&sched.lock);
     return NULL;
 }
@@ -606,6 +611,20 @@ void wakep(void)
         return;
     }
     startm(pp, true);
+}
+
+/* sysmon pretends to be one more running M while it hands a P off from a
+ * system call: otherwise the M it retakes from can return, find no idle P
+ * yet (handoffp has not put it on the list), queue its goroutine and go
+ * idle, and checkdead would see every M idle with a runnable goroutine
+ * (Go's incidlelocked in retake). */
+void incidlelocked(int32_t v)
+{
+    lock(&sched.lock);
+    sched.nmidlelocked += v;
+    if (v > 0)
+        checkdead();
+    unlock(&sched.lock);
 }
 
 /* Ms leave pp (a system call retaken by sysmon, a thread parking for its
@@ -1610,6 +1629,26 @@ static void count_g(g *gp, void *arg)
         c->running++;
         break;
     }
+}
+
+/* From sysmon while deadcheck is set: once the threads that left mid-run
+ * are gone from the process, check for a deadlock as an idle M would. */
+void checkdead_after_exit(void)
+{
+    static int tries; /* sysmon's own */
+    int32_t nthreads = osthreadcount();
+    lock(&sched.lock);
+    if (nthreads != 0 && nthreads <= mcount() + 1 + sanitizer_threads()) {
+        store_relaxed(&sched.deadcheck, 0);
+        tries = 0;
+        checkdead();
+    } else if (++tries > 1000) {
+        /* Another thread lives on (not ours): checkdead proves nothing
+         * anyway, and sysmon must be free to sleep. */
+        store_relaxed(&sched.deadcheck, 0);
+        tries = 0;
+    }
+    unlock(&sched.lock);
 }
 
 /* Called with sched.lock held whenever an M goes idle or leaves (dying:

@@ -269,6 +269,7 @@ typedef struct schedt {
     m *mlockedidle;          /* Ms parked until their locked G is runnable */
     int32_t nmidlelocked;
     int32_t nmabandoned;     /* Ms left in system calls when the runtime exited */
+    uint32_t deadcheck;      /* atomic: an M left mid-run; sysmon runs checkdead once its thread is gone */
     int32_t mnext;           /* number of Ms created, and the next M id */
     int32_t maxmcount;
     int32_t nmexited;
@@ -322,6 +323,8 @@ static inline void setg(g *gp)
 /* ---------------------------------------------------------------- proc.c */
 void casgstatus(g *gp, uint32_t oldval, uint32_t newval);
 void handoffp(p *pp);
+void incidlelocked(int32_t v);
+void checkdead_after_exit(void); /* sysmon: the deferred check of deadcheck */
 uint32_t readgstatus(g *gp);
 void gopark(bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
 void goready(g *gp);

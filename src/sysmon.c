@@ -42,12 +42,15 @@ static bool retake_syscall(p *pp, sysmontick *pd, int64_t now, bool slice_over)
     if (runqempty(pp) && load_relaxed(&sched.nmspinning) + load_relaxed(&sched.npidle) > 0 &&
         pd->syscallwhen + FORCE_PREEMPT_NS > now)
         return false;
-    if (!cas_acqrel(&pp->status, _Psyscall, _Pidle))
-        return false; /* its M came back, or the world is stopping */
-    store_relaxed(&pp->syscalltick, t + 1);
-    __atomic_add_fetch(&sched.nhandoff, 1, __ATOMIC_RELAXED);
-    handoffp(pp);
-    return true;
+    incidlelocked(-1); /* see incidlelocked */
+    bool retaken = cas_acqrel(&pp->status, _Psyscall, _Pidle); /* fails: its M came back, or the world stops */
+    if (retaken) {
+        store_relaxed(&pp->syscalltick, t + 1);
+        __atomic_add_fetch(&sched.nhandoff, 1, __ATOMIC_RELAXED);
+        handoffp(pp);
+    }
+    incidlelocked(1);
+    return retaken;
 }
 
 /* Preempts goroutines that ran too long and retakes Ps from system calls.
@@ -87,8 +90,9 @@ static int retake(int64_t now)
 static bool sysmon_idle_wait(void)
 {
     lock(&sched.lock);
-    bool idle = load_relaxed(&sched.gcwaiting) ||
-                load_relaxed(&sched.npidle) == (uint32_t)load_relaxed(&gomaxprocs);
+    bool idle = (load_relaxed(&sched.gcwaiting) ||
+                 load_relaxed(&sched.npidle) == (uint32_t)load_relaxed(&gomaxprocs)) &&
+                !load_relaxed(&sched.deadcheck);
     if (!idle || load_relaxed(&sysmon_stopping)) {
         unlock(&sched.lock);
         return !load_relaxed(&sysmon_stopping);
@@ -123,6 +127,8 @@ static void *sysmon(void *arg)
         usleep_ns(delay);
         if (debug.schedtrace <= 0 && !sysmon_idle_wait())
             break;
+        if (load_acquire(&sched.deadcheck))
+            checkdead_after_exit();
         int64_t now = nanotime();
         /* Nobody polled the network for 10 ms (every P busy): do it here. */
         int64_t last = load_relaxed(&sched.lastpoll);

@@ -538,6 +538,11 @@ void wake_for_timer(int64_t when)
 {
     if (load_relaxed(&sched.npidle) == 0)
         return;
+    /* Relaxed reads are enough: a stale lastpoll/pollUntil pair either
+     * breaks the poller for nothing (pollUntil still 0) or misses a poller
+     * that is only about to block; that one read timeSleepUntil before
+     * our timer, but it is not on the idle list, so nothing below counts
+     * it as covering the timer and wakep starts an M that runs it. */
     if (load_relaxed(&sched.lastpoll) == 0) {
         /* The M blocked in netpoll sleeps too long for this timer. */
         int64_t until = load_relaxed(&sched.pollUntil);
@@ -1095,6 +1100,8 @@ top:;
     /* Sleep until the earliest timer of any P, then run it with any idle P.
      * With goroutines waiting for I/O, one M sleeps in netpoll instead. */
     int64_t pollUntil = timeSleepUntil();
+    /* The exchange elects one poller among the idle Ms; sysmon and
+     * findRunnable skip polling while lastpoll is 0 (it blocks for them). */
     if (netpollinited() && netpollAnyWaiters() && __atomic_exchange_n(&sched.lastpoll, 0, __ATOMIC_SEQ_CST) != 0) {
         gp = netpoll_block(pollUntil);
         if (gp)

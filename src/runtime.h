@@ -319,6 +319,12 @@ static inline void setg(g *gp)
 {
     tls_g = gp;
 }
+/* A goroutine that may park: not a plain thread (no G), not an M's g0. */
+static inline bool on_goroutine(void)
+{
+    g *gp = getg();
+    return gp && gp->goid > 0;
+}
 
 /* ---------------------------------------------------------------- proc.c */
 void casgstatus(g *gp, uint32_t oldval, uint32_t newval);

@@ -175,7 +175,7 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
     if (cansemacquire(addr))
         return;
     g *self = getg();
-    if (!self || self->goid <= 0) {
+    if (!on_goroutine()) {
         /* A plain thread cannot park: it polls, sleeping on the word
          * (semrelease does not futex-wake it, hence the 1 ms bound). */
         while (!cansemacquire(addr))
@@ -242,8 +242,8 @@ void semrelease1(uint32_t *addr, bool handoff)
     spinunlock(&root->lock);
     /* s lives on the waiter's stack: do not touch it once it is ready. */
     goready(s->g);
-    if (handoff && granted)
-        gosched();
+    if (handoff && granted && on_goroutine())
+        gosched(); /* a plain thread or g0 has no G to yield: the unit is handed over all the same */
 }
 
 void semrelease(uint32_t *addr)

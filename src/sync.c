@@ -25,12 +25,6 @@ enum {
     RWMUTEX_MAX_READERS = 1 << 30,
 };
 
-static inline bool on_goroutine(void)
-{
-    g *gp = getg();
-    return gp && gp->goid > 0;
-}
-
 static inline int32_t mutex_cas(int32_t *state, int32_t old, int32_t new)
 {
     return __atomic_compare_exchange_n(state, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);

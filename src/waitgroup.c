@@ -9,12 +9,6 @@
 
 static int waitgroup_add(goro_waitgroup *wg, int64_t delta);
 
-static bool on_goroutine(void)
-{
-    g *gp = getg();
-    return gp && gp->goid > 0;
-}
-
 int goro_waitgroup_add(goro_waitgroup *wg, int64_t delta)
 {
     if (!wg)

@@ -88,14 +88,18 @@ int     goro_close(int fd);   /* wakes goroutines blocked on fd with -EBADF, the
 typedef struct goro_chan goro_chan;
 
 goro_chan *goro_chan_make(size_t elem_size, size_t cap); /* NULL+EINVAL on elem_size*cap overflow; elem_size 0 allowed */
-int    goro_chan_send(goro_chan *c, const void *elem);   /* 0 sent; -EPIPE closed; -EINVAL c NULL */
+int    goro_chan_send(goro_chan *c, const void *elem);   /* 0 sent; -EPIPE closed; -EINVAL c NULL, or elem NULL with elem_size > 0 */
 int    goro_chan_recv(goro_chan *c, void *elem);         /* 1 received; 0 closed and drained; elem may be NULL */
-int    goro_chan_trysend(goro_chan *c, const void *elem);/* 0, -EAGAIN would block, -EPIPE closed */
+int    goro_chan_trysend(goro_chan *c, const void *elem);/* 0, -EAGAIN would block, -EPIPE closed, -EINVAL as send */
 int    goro_chan_tryrecv(goro_chan *c, void *elem);      /* 1, 0 closed and drained, -EAGAIN would block */
 int    goro_chan_close(goro_chan *c);                    /* 0; -EPIPE already closed; wakes every waiter */
 size_t goro_chan_len(const goro_chan *c);
 size_t goro_chan_cap(const goro_chan *c);
 int    goro_chan_free(goro_chan *c);                     /* 0; -EBUSY while goroutines wait on it (nothing freed) */
+/* Freeing a channel twice, or closing a freed one, ends the process with
+ * "fatal error: CALL: channel already freed" (exit status 2)
+ * while the freed memory has not been reused; once reused it cannot be
+ * told from a live object (use after free is undefined, as in C). */
 
 enum { GORO_RECV = 1, GORO_SEND = 2 };
 typedef struct goro_case {
@@ -106,7 +110,10 @@ typedef struct goro_case {
 } goro_case;
 
 /* Index of the case that proceeded (uniformly random among the ready ones);
- * timeout_ns 0: -EAGAIN when none is ready, > 0: -ETIMEDOUT, < 0: forever. */
+ * timeout_ns 0: -EAGAIN when none is ready, > 0: -ETIMEDOUT, < 0: forever.
+ * -EINVAL: cases NULL with n > 0, a dir that is neither GORO_RECV nor
+ * GORO_SEND, or a SEND case with a NULL elem on a channel whose elements
+ * are not empty. */
 int goro_select(goro_case *cases, size_t n, int64_t timeout_ns);
 
 /* ---- Synchronisation (statically initialisable, no free needed) ---- */
@@ -144,9 +151,12 @@ typedef struct goro_cond {
  * goro_waitgroup_wait return at once (they cannot block there), while the
  * lock calls wait by polling: returning without the lock would be worse.
  * As in Go, a mutex may be unlocked by another goroutine than the one that
- * locked it. */
+ * locked it, or by a plain thread. The void calls below cannot return
+ * -EINVAL: given a NULL object (or goro_once_do a NULL fn) they end the
+ * process with "fatal error: CALL: NULL argument" and exit status 2, as Go
+ * panics on a nil *sync.Mutex. */
 void goro_mutex_lock(goro_mutex *m);
-int  goro_mutex_trylock(goro_mutex *m);       /* 1 acquired, 0 not */
+int  goro_mutex_trylock(goro_mutex *m);       /* 1 acquired, 0 not, -EINVAL m NULL */
 void goro_mutex_unlock(goro_mutex *m);
 void goro_rwmutex_rlock(goro_rwmutex *m);
 void goro_rwmutex_runlock(goro_rwmutex *m);
@@ -165,9 +175,11 @@ typedef struct goro_waitgroup {
 } goro_waitgroup;
 #define GORO_WAITGROUP_INIT { 0, 0, 0 }
 
-int  goro_waitgroup_add(goro_waitgroup *wg, int64_t delta); /* 0; -EINVAL if the counter would go negative */
-void goro_waitgroup_done(goro_waitgroup *wg);
-void goro_waitgroup_wait(goro_waitgroup *wg);
+/* 0; -EINVAL (counter unchanged) if wg is NULL or the counter would go
+ * negative or past INT32_MAX (including counter + delta overflowing). */
+int  goro_waitgroup_add(goro_waitgroup *wg, int64_t delta);
+void goro_waitgroup_done(goro_waitgroup *wg); /* goro_waitgroup_add(wg, -1); NULL: nothing */
+void goro_waitgroup_wait(goro_waitgroup *wg); /* NULL: returns at once */
 
 /* ---- Time ---- */
 
@@ -200,10 +212,15 @@ typedef struct goro_stats {
     int64_t stack_bytes_committed;
 } goro_stats;
 
-void goro_read_stats(goro_stats *out);
-int  goro_dump(int fd);   /* 0 or -errno; every goroutine: "goroutine N [wait reason or state]:", its name,
-                             a backtrace of a goroutine that is not running (frame pointers; symbol+offset
-                             where dladdr knows the symbol, module+offset otherwise) and its creator */
+void goro_read_stats(goro_stats *out); /* out NULL: does nothing */
+/* goro_dump writes every goroutine: "goroutine N [wait reason or state]:",
+ * its name, a backtrace of a goroutine that is not running (frame pointers;
+ * symbol+offset where dladdr knows the symbol, module+offset otherwise) and
+ * its creator. Returns 0, -EBADF if fd is not open, or the -errno of the
+ * first write that failed (-ENOSPC, -EBADF for a read-only fd, -EPIPE, ...),
+ * skipping the rest; a pipe with no reader raises SIGPIPE, as write(2)
+ * does, unless the program ignores or blocks it. */
+int  goro_dump(int fd);
 /* Execution trace, from a goroutine: every goroutine's creation, runs on
  * each P, stops (blocked and why, yield, preemption, system call, exit) and
  * wake-ups, written by goro_trace_stop as Chrome trace-event JSON (open it

@@ -29,7 +29,23 @@ goro_chan *goro_chan_make(size_t elem_size, size_t cap)
     }
     c->elemsize = elem_size;
     c->dataqsiz = cap;
+    c->magic = CHAN_LIVE;
     return c;
+}
+
+/* Ends the process if c is not a live channel (freed already, or never
+ * made by goro_chan_make): Go's "close of nil channel" class of misuse.
+ * A freed channel's memory is read on purpose, hence no sanitizer checks
+ * here; the word lies past malloc's free-list links, so it survives the
+ * free until the memory is reused (a reused block is not caught). */
+__attribute__((no_sanitize("address", "thread"))) static void chan_check_live(const goro_chan *c,
+                                                                             const char *call)
+{
+    uint64_t magic = *(const volatile uint64_t *)&c->magic;
+    if (magic == CHAN_FREED)
+        throwf("%s: channel already freed", call);
+    if (magic != CHAN_LIVE)
+        throwf("%s: not a channel (freed, or not made by goro_chan_make)", call);
 }
 
 /* ------------------------------------------------------------ wait queues */
@@ -246,7 +262,7 @@ static int chanrecv(goro_chan *c, void *ep, bool block)
 
 int goro_chan_send(goro_chan *c, const void *elem)
 {
-    if (!c)
+    if (!c || !send_elem_ok(c, elem))
         return -EINVAL;
     if (!chan_may_block())
         return -EPERM;
@@ -266,7 +282,7 @@ int goro_chan_recv(goro_chan *c, void *elem)
 
 int goro_chan_trysend(goro_chan *c, const void *elem)
 {
-    return c ? chansend(c, elem, false) : -EINVAL;
+    return c && send_elem_ok(c, elem) ? chansend(c, elem, false) : -EINVAL;
 }
 
 int goro_chan_tryrecv(goro_chan *c, void *elem)
@@ -294,6 +310,7 @@ int goro_chan_close(goro_chan *c)
 {
     if (!c)
         return -EINVAL;
+    chan_check_live(c, "goro_chan_close");
     spinlock(&c->lock);
     if (c->closed) {
         spinunlock(&c->lock);
@@ -324,11 +341,13 @@ int goro_chan_free(goro_chan *c)
 {
     if (!c)
         return -EINVAL;
+    chan_check_live(c, "goro_chan_free");
     spinlock(&c->lock);
     bool busy = c->recvq.first || c->sendq.first;
     spinunlock(&c->lock);
     if (busy)
         return -EBUSY;
+    *(volatile uint64_t *)&c->magic = CHAN_FREED; /* volatile: a store just before free is otherwise dropped */
     free(c);
     return 0;
 }

@@ -54,8 +54,15 @@ struct goro_chan {
     size_t elemsize;     /* immutable */
     size_t qcount;       /* under lock; goro_chan_len reads it with a relaxed load */
     size_t sendx, recvx; /* ring indexes, under lock */
+    /* CHAN_LIVE from make until free, which stores CHAN_FREED: close and
+     * free check it on entry to catch a channel freed twice. Past the
+     * first 16 bytes, which malloc's free lists overwrite. */
+    uint64_t magic;
     unsigned char buf[]; /* dataqsiz * elemsize bytes */
 };
+
+#define CHAN_LIVE 0x676f726f6368616eull  /* "gorochan" */
+#define CHAN_FREED 0x6672656564636861ull /* "freedcha" */
 
 /* A goroutine may block; a plain thread or an M's g0 may not. */
 static inline bool chan_may_block(void)
@@ -67,6 +74,12 @@ static inline bool chan_may_block(void)
 static inline waitq *sudog_queue(sudog *sg)
 {
     return sg->is_send ? &sg->c->sendq : &sg->c->recvq;
+}
+
+/* A send needs a value unless elements are empty (elem_size 0). */
+static inline bool send_elem_ok(const goro_chan *c, const void *elem)
+{
+    return elem || c->elemsize == 0;
 }
 
 /* Both under the channel's lock. */

@@ -2144,6 +2144,8 @@ static int64_t runtime_uptime_ms(void)
 
 void goro_read_stats(goro_stats *out)
 {
+    if (!out)
+        return; /* nowhere to report: nothing to do */
     memset(out, 0, sizeof *out);
     bool foreign = !on_m();
     if (foreign && !foreign_enter())

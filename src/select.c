@@ -224,9 +224,13 @@ static bool cases_valid(const goro_case *cases, size_t n)
         return false;
     if (n >= INT_MAX) /* the index, and the timeout's extra case, must fit in an int */
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (cases[i].dir != GORO_RECV && cases[i].dir != GORO_SEND)
+    for (size_t i = 0; i < n; i++) {
+        const goro_case *cs = &cases[i];
+        if (cs->dir != GORO_RECV && cs->dir != GORO_SEND)
             return false;
+        if (cs->dir == GORO_SEND && cs->chan && !send_elem_ok(cs->chan, cs->elem))
+            return false;
+    }
     return true;
 }
 

@@ -25,6 +25,20 @@ enum {
     RWMUTEX_MAX_READERS = 1 << 30,
 };
 
+/* The void calls cannot return -EINVAL: a NULL object (or once's NULL
+ * function) is misuse they end the process for, naming the call, as Go
+ * panics on a nil *sync.Mutex. */
+static _Noreturn __attribute__((noinline, cold)) void null_argument(const char *call)
+{
+    throwf("%s: NULL argument", call);
+}
+
+static inline void require(const void *arg, const char *call)
+{
+    if (__builtin_expect(!arg, 0))
+        null_argument(call);
+}
+
 static inline int32_t mutex_cas(int32_t *state, int32_t old, int32_t new)
 {
     return __atomic_compare_exchange_n(state, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
@@ -103,6 +117,7 @@ static void mutex_lock_slow(goro_mutex *m)
 
 void goro_mutex_lock(goro_mutex *m)
 {
+    require(m, __func__);
     /* A runtime entry, like Go's Lock (a call with a preemption check in
      * its prologue): a loop of lock/unlock can be time-sliced. */
     check_preempt();
@@ -119,6 +134,8 @@ void goro_mutex_lock(goro_mutex *m)
 
 int goro_mutex_trylock(goro_mutex *m)
 {
+    if (!m)
+        return -EINVAL;
     int32_t old = __atomic_load_n(&m->state, __ATOMIC_SEQ_CST);
     if (old & (MUTEX_LOCKED | MUTEX_STARVING))
         return 0;
@@ -149,6 +166,7 @@ static void mutex_unlock_slow(goro_mutex *m, int32_t new)
 
 void goro_mutex_unlock(goro_mutex *m)
 {
+    require(m, __func__);
     int32_t new = __atomic_add_fetch(&m->state, -MUTEX_LOCKED, __ATOMIC_SEQ_CST);
     if (new != 0)
         mutex_unlock_slow(m, new);
@@ -161,12 +179,14 @@ void goro_mutex_unlock(goro_mutex *m)
 
 void goro_rwmutex_rlock(goro_rwmutex *rw)
 {
+    require(rw, __func__);
     if (__atomic_add_fetch(&rw->reader_count, 1, __ATOMIC_SEQ_CST) < 0)
         semacquire1(&rw->reader_sem, false, waitReasonSyncRWMutexRLock);
 }
 
 void goro_rwmutex_runlock(goro_rwmutex *rw)
 {
+    require(rw, __func__);
     int32_t r = __atomic_add_fetch(&rw->reader_count, -1, __ATOMIC_SEQ_CST);
     if (r >= 0)
         return;
@@ -178,6 +198,7 @@ void goro_rwmutex_runlock(goro_rwmutex *rw)
 
 void goro_rwmutex_lock(goro_rwmutex *rw)
 {
+    require(rw, __func__);
     goro_mutex_lock(&rw->w); /* one writer at a time */
     int32_t r = __atomic_add_fetch(&rw->reader_count, -RWMUTEX_MAX_READERS, __ATOMIC_SEQ_CST) + RWMUTEX_MAX_READERS;
     if (r != 0 && __atomic_add_fetch(&rw->reader_wait, r, __ATOMIC_SEQ_CST) != 0)
@@ -186,6 +207,7 @@ void goro_rwmutex_lock(goro_rwmutex *rw)
 
 void goro_rwmutex_unlock(goro_rwmutex *rw)
 {
+    require(rw, __func__);
     int32_t r = __atomic_add_fetch(&rw->reader_count, RWMUTEX_MAX_READERS, __ATOMIC_SEQ_CST);
     if (r >= RWMUTEX_MAX_READERS)
         throw("sync: Unlock of unlocked RWMutex");
@@ -198,6 +220,9 @@ void goro_rwmutex_unlock(goro_rwmutex *rw)
 
 void goro_once_do(goro_once *o, goro_fn fn, void *arg)
 {
+    require(o, __func__);
+    if (!fn)
+        null_argument(__func__);
     /* Acquire pairs with the release below: whoever sees done sees what
      * fn did. */
     if (__atomic_load_n(&o->done, __ATOMIC_ACQUIRE))
@@ -235,6 +260,8 @@ static bool unlock_cond(g *gp, void *l)
 
 void goro_cond_wait(goro_cond *c, goro_mutex *m)
 {
+    require(c, __func__);
+    require(m, __func__);
     if (!on_goroutine())
         return; /* cannot block on a plain thread (-EPERM) */
     uint32_t t = __atomic_fetch_add(&c->wait, 1, __ATOMIC_SEQ_CST);
@@ -257,6 +284,7 @@ void goro_cond_wait(goro_cond *c, goro_mutex *m)
 
 void goro_cond_signal(goro_cond *c)
 {
+    require(c, __func__);
     /* Fast path: no waiter took a ticket since the last notify. The
      * seq-cst loads pair with the waiter's seq-cst ticket increment. */
     if (__atomic_load_n(&c->wait, __ATOMIC_SEQ_CST) == __atomic_load_n(&c->notify, __ATOMIC_SEQ_CST))
@@ -288,6 +316,7 @@ void goro_cond_signal(goro_cond *c)
 
 void goro_cond_broadcast(goro_cond *c)
 {
+    require(c, __func__);
     if (__atomic_load_n(&c->wait, __ATOMIC_SEQ_CST) == __atomic_load_n(&c->notify, __ATOMIC_SEQ_CST))
         return;
     spinmutex *l = (spinmutex *)&c->lock;

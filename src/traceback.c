@@ -23,18 +23,29 @@ static const char *gstate(uint32_t s)
     }
 }
 
-static void write_all(int fd, const char *p, int n)
+/* Where a dump goes: fd, and the first write error (0: none). After an
+ * error the rest of the dump is skipped. */
+typedef struct dumpout {
+    int fd;
+    int err;
+} dumpout;
+
+static void write_all(dumpout *o, const char *p, int n)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, (size_t)n);
-        if (w <= 0)
+    while (n > 0 && o->err == 0) {
+        ssize_t w = write(o->fd, p, (size_t)n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            o->err = w < 0 ? errno : EIO; /* 0 bytes for a non-empty write: no progress possible */
             return;
+        }
         p += w;
         n -= (int)w;
     }
 }
 
-static void print_frame(int fd, uintptr_t pc)
+static void print_frame(dumpout *o, uintptr_t pc)
 {
     char buf[256];
     Dl_info info;
@@ -45,7 +56,7 @@ static void print_frame(int fd, uintptr_t pc)
         n = snprintf(buf, sizeof buf, "\t%s+0x%lx\n", info.dli_fname, (unsigned long)(pc - (uintptr_t)info.dli_fbase));
     else
         n = snprintf(buf, sizeof buf, "\t0x%lx\n", (unsigned long)pc);
-    write_all(fd, buf, n);
+    write_all(o, buf, n);
 }
 
 /* Walks the frame-pointer chain of a goroutine that is not running, from
@@ -56,11 +67,11 @@ static void print_frame(int fd, uintptr_t pc)
  * goroutine may start running meanwhile, so these reads are deliberately
  * unsynchronized and hidden from the sanitizers (its stack also holds
  * ASan redzones). */
-__attribute__((no_sanitize("address", "thread"))) static void backtrace_parked(int fd, g *gp)
+__attribute__((no_sanitize("address", "thread"))) static void backtrace_parked(dumpout *o, g *gp)
 {
     if (!gp->stack.lo || !gp->sched.pc)
         return;
-    print_frame(fd, gp->sched.pc);
+    print_frame(o, gp->sched.pc);
     uintptr_t fp = gp->sched.bp;
     for (int depth = 0; depth < 32; depth++) {
         if (fp < gp->stack.lo || fp > gp->stack.hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
@@ -68,7 +79,7 @@ __attribute__((no_sanitize("address", "thread"))) static void backtrace_parked(i
         uintptr_t next = ((uintptr_t *)fp)[0], ret = ((uintptr_t *)fp)[1];
         if (!ret)
             return;
-        print_frame(fd, ret);
+        print_frame(o, ret);
         if (next <= fp)
             return;
         fp = next;
@@ -79,7 +90,7 @@ __attribute__((no_sanitize("address", "thread"))) static void backtrace_parked(i
  * SIGQUIT handler and from fatal errors, where stdio may not be used. */
 static void dump_one(g *gp, void *arg)
 {
-    int fd = *(int *)arg;
+    dumpout *o = arg;
     uint32_t s = readgstatus(gp);
     if (s == _Gdead)
         return;
@@ -89,19 +100,27 @@ static void dump_one(g *gp, void *arg)
     int n = snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n", (long long)gp->goid, *why ? why : gstate(s));
     if (gp->name[0])
         n += snprintf(buf + n, sizeof buf - (size_t)n, "\tname: %.32s\n", gp->name);
-    write_all(fd, buf, n);
+    write_all(o, buf, n);
     if (s != _Grunning)
-        backtrace_parked(fd, gp);
+        backtrace_parked(o, gp);
     n = 0;
     if (gp->parentgoid > 0)
         n = snprintf(buf, sizeof buf, "created by goroutine %lld\n", (long long)gp->parentgoid);
     n += snprintf(buf + n, sizeof buf - (size_t)n, "\n");
-    write_all(fd, buf, n);
+    write_all(o, buf, n);
+}
+
+/* The first write error's errno, or 0. */
+static int dump_to(int fd)
+{
+    dumpout o = { fd, 0 };
+    allgs_foreach(dump_one, &o);
+    return o.err;
 }
 
 void dumpgoroutines(int fd)
 {
-    allgs_foreach(dump_one, &fd);
+    dump_to(fd);
 }
 
 int goro_dump(int fd)
@@ -111,8 +130,8 @@ int goro_dump(int fd)
     bool foreign = !on_m();
     if (foreign && !foreign_enter())
         return 0;
-    dumpgoroutines(fd);
+    int err = dump_to(fd);
     if (foreign)
         foreign_exit();
-    return 0;
+    return -err;
 }

@@ -33,10 +33,10 @@ static int waitgroup_add(goro_waitgroup *wg, int64_t delta)
     int64_t v;
     uint32_t w;
     do {
-        v = (int64_t)(int32_t)(old >> 32) + delta;
-        w = (uint32_t)old;
-        if (v < 0 || v > INT32_MAX)
+        /* The counter fits in 32 bits; counter + delta may not fit in 64. */
+        if (__builtin_add_overflow((int64_t)(int32_t)(old >> 32), delta, &v) || v < 0 || v > INT32_MAX)
             return -EINVAL;
+        w = (uint32_t)old;
     } while (!__atomic_compare_exchange_n(&wg->state, &old, ((uint64_t)v << 32) | w, false, __ATOMIC_SEQ_CST,
                                           __ATOMIC_SEQ_CST));
     if (v == 0 && w > 0) {

@@ -22,6 +22,9 @@ extern "C" {
 
 /* ---- Runtime lifecycle ---- */
 
+/* main_fn's return value; -EINVAL main_fn NULL, -EBUSY while a runtime
+ * runs, -ENOMEM (or -EAGAIN: no thread) when the runtime cannot be built,
+ * e.g. under an address-space limit; nothing is left running then. */
 int goro_run(int (*main_fn)(int argc, char **argv), int argc, char **argv);
 
 #define GORO_MAIN(fn) \

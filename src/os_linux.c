@@ -111,20 +111,43 @@ int32_t getproccount(void)
     return n > 0 ? n : 1;
 }
 
-/* Threads in this process, from /proc/self/status (0 if unreadable). */
-int32_t osthreadcount(void)
+/* The Threads: line of /proc/self/status, or -errno. */
+static int32_t read_thread_count(void)
 {
     char buf[4096];
     int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return 0;
+        return -errno;
     ssize_t n = read(fd, buf, sizeof buf - 1);
+    int err = n < 0 ? errno : EIO;
     close(fd);
     if (n <= 0)
-        return 0;
+        return -err;
     buf[n] = 0;
     char *line = strstr(buf, "\nThreads:");
-    return line ? (int32_t)atoi(line + 9) : 0;
+    int32_t count = line ? (int32_t)atoi(line + 9) : 0;
+    return count > 0 ? count : -EIO;
+}
+
+/* Threads in this process, or 0 when /proc cannot tell (no /proc, out of
+ * descriptors): the deadlock check then cannot decide and reports
+ * nothing, which is said once on stderr. */
+int32_t osthreadcount(void)
+{
+    static uint32_t warned; /* atomic; relaxed: it orders nothing else */
+    int32_t n = read_thread_count();
+    if (n > 0)
+        return n;
+    if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED)) {
+        char msg[256];
+        int len = snprintf(msg, sizeof msg,
+                           "goro: warning: cannot count threads in /proc/self/status (%s): "
+                           "deadlocks are not detected while it stays unreadable\n",
+                           strerror(-n));
+        if (len > 0)
+            (void)!write(2, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1);
+    }
+    return 0;
 }
 
 int goro_numcpu(void)

@@ -2083,7 +2083,8 @@ static int32_t initial_procs(void)
     return getproccount();
 }
 
-static void schedinit(void)
+/* 0, or -ENOMEM when not even m0's g0 can be allocated. */
+static int schedinit(void)
 {
     memset(&sched, 0, sizeof sched);
     memset(&m0, 0, sizeof m0);
@@ -2099,8 +2100,10 @@ static void schedinit(void)
     sched.lastpoll = nanotime();
     m0.thread = pthread_self();
     m0.g0 = galloc();
-    if (!m0.g0)
-        throw("schedinit: out of memory");
+    if (!m0.g0) {
+        unlock(&sched.lock);
+        return -ENOMEM;
+    }
     m0.g0->m = &m0;
     m0.g0->atomicstatus = _Grunning;
     allm = &m0;
@@ -2108,6 +2111,22 @@ static void schedinit(void)
     store_relaxed(&gomaxprocs, 0);
     procresize(initial_procs());
     unlock(&sched.lock);
+    return 0;
+}
+
+/* The main goroutine and sysmon; 0, or -ENOMEM (no stack: an
+ * address-space limit) or -EAGAIN (no thread) with nothing running yet.
+ * Only m0 exists and nobody is woken: the main goroutine (goid 1) runs
+ * once the runtime is open to plain threads. */
+static int boot(void)
+{
+    goro_attr attr = { 0, "main" };
+    int64_t goid = newproc(main_goroutine, NULL, &attr, false);
+    if (goid < 0)
+        return (int)goid;
+    if (goid != 1)
+        throwf("goro_run: main goroutine has goid %lld", (long long)goid);
+    return sysmon_start();
 }
 
 int goro_run(int (*fn)(int argc, char **argv), int argc, char **argv)
@@ -2119,14 +2138,16 @@ int goro_run(int (*fn)(int argc, char **argv), int argc, char **argv)
     main_fn = fn;
     main_argc = argc;
     main_argv = argv;
-    schedinit();
-    goro_attr attr = { 0, "main" };
-    /* Only m0 exists and nobody is woken: the main goroutine (goid 1)
-     * runs after the runtime is open to plain threads. */
-    if (newproc(main_goroutine, NULL, &attr, false) != 1)
-        throw("goro_run: cannot create the main goroutine");
+    int err = schedinit();
+    if (err == 0)
+        err = boot();
+    if (err != 0) {
+        runtime_teardown(); /* also of a runtime half built */
+        setg(NULL);
+        store_release(&runtime_state, RT_STOPPED);
+        return err;
+    }
     __atomic_store_n(&runtime_state, RT_RUNNING, __ATOMIC_SEQ_CST);
-    sysmon_start();
     if (setjmp(m0_exit) == 0)
         mstart_common(&m0);
     runtime_teardown();

@@ -434,7 +434,7 @@ void tracefini(void);
 bool with_world_stopped(void (*fn)(void *), void *arg); /* proc.c; false if the runtime is exiting */
 
 /* ---------------------------------------------------------------- sysmon.c */
-void sysmon_start(void);
+int sysmon_start(void);
 void sysmon_stop(void);
 void sysmon_wake(void);
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #ifndef MADV_GUARD_INSTALL
@@ -28,7 +29,8 @@
 
 #define PAGE_SIZE 4096ul
 #define GUARD_SIZE (64 * 1024ul)        /* wide enough for large C frames */
-#define ARENA_SIZE (1ul << 30)          /* address space per arena */
+#define ARENA_SIZE (1ul << 30)          /* address space per arena, at most */
+#define ARENA_SHARE 16                  /* under RLIMIT_AS: an arena takes 1/16 of it */
 #define MIN_STACK (16 * 1024ul)
 #define MAX_STACK (1ul << 30)
 #define KEEP_ON_DEATH (32 * 1024ul)     /* committed bytes a dead G keeps */
@@ -51,6 +53,7 @@ static stackarena *current[NCLASS];
 static freestack *freelist[NCLASS];
 static int guard_mode;                  /* 0 unknown, 1 MADV_GUARD_INSTALL, 2 mprotect */
 static int64_t reserved_bytes;          /* atomic */
+static size_t arena_size;               /* set by stackinit */
 
 size_t default_stack_size = 256 * 1024;
 
@@ -72,8 +75,21 @@ size_t stack_round(size_t size)
     return r;
 }
 
+/* 1 GiB per arena, or less under an address-space limit (RLIMIT_AS,
+ * ulimit -v): every size class in use reserves an arena up front, so two
+ * classes of 1 GiB each left nothing under a 2 GiB limit. */
+static size_t arena_size_for_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return ARENA_SIZE;
+    size_t share = (size_t)(rl.rlim_cur / ARENA_SHARE) & ~(PAGE_SIZE - 1);
+    return share < ARENA_SIZE ? share : ARENA_SIZE;
+}
+
 void stackinit(void)
 {
+    arena_size = arena_size_for_limit();
     const char *env = getenv("GORO_STACK_SIZE");
     default_stack_size = 256 * 1024;
     if (env && *env) {
@@ -101,16 +117,32 @@ static bool install_guard(uintptr_t lo)
     return mprotect((void *)lo, GUARD_SIZE, PROT_NONE) == 0;
 }
 
+/* Reserves len bytes of address space for an arena of slot-sized slots;
+ * when that much is not to be had (an address-space limit), as many
+ * slots as can be, halving down to one. NULL if not even one. */
+static void *reserve_arena(size_t *len, size_t slot)
+{
+    for (;;) {
+        void *mem = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (mem != MAP_FAILED)
+            return mem;
+        if (*len == slot)
+            return NULL;
+        *len = *len / 2 / slot * slot;
+        if (*len < slot)
+            *len = slot;
+    }
+}
+
 /* Called with stacklock held. */
 static stackarena *new_arena(size_t size)
 {
     size_t slot = GUARD_SIZE + size;
-    size_t len = ARENA_SIZE;
+    size_t len = arena_size;
     if (len < 16 * slot)
         len = 16 * slot;
-    void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED)
+    void *mem = reserve_arena(&len, slot);
+    if (!mem)
         return NULL;
     stackarena *a = calloc(1, sizeof *a);
     if (!a) {

@@ -19,6 +19,7 @@ enum {
 
 static pthread_t sysmon_thread;
 static uint32_t sysmon_stopping; /* atomic */
+static bool sysmon_started;      /* m0's, while it boots and tears down */
 
 /* Wakes a sysmon sleeping because every P was idle. */
 void sysmon_wake(void)
@@ -153,15 +154,20 @@ static void *sysmon(void *arg)
     return NULL;
 }
 
-void sysmon_start(void)
+/* 0, or -errno when the thread cannot be created (goro_run fails). */
+int sysmon_start(void)
 {
     store_relaxed(&sysmon_stopping, 0);
-    if (pthread_create(&sysmon_thread, NULL, sysmon, NULL) != 0)
-        throw("sysmon: cannot create thread");
+    int err = pthread_create(&sysmon_thread, NULL, sysmon, NULL);
+    sysmon_started = err == 0;
+    return -err;
 }
 
 void sysmon_stop(void)
 {
+    if (!sysmon_started)
+        return; /* goro_run failed before it started */
+    sysmon_started = false;
     store_relaxed(&sysmon_stopping, 1);
     lock(&sched.lock);
     sysmon_wake();

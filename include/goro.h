@@ -26,6 +26,12 @@ extern "C" {
  * runs, -ENOMEM (or -EAGAIN: no thread) when the runtime cannot be built,
  * e.g. under an address-space limit; nothing is left running then. */
 int goro_run(int (*main_fn)(int argc, char **argv), int argc, char **argv);
+/* Signals: goro handles SIGSEGV/SIGBUS (stack overflow), SIGURG (it
+ * interrupts system calls with it) and SIGQUIT (dump, exit 2). Handlers
+ * the program installed before goro_run still get the SIGSEGV, SIGBUS and
+ * SIGURG that are not goro's, with their sa_mask, SA_SIGINFO, SA_NODEFER
+ * and SA_RESETHAND (not SA_RESTART: an interrupted call returns EINTR);
+ * a program's own SIGQUIT handler is left in place. */
 
 #define GORO_MAIN(fn) \
     int main(int argc, char **argv) { return goro_run((fn), argc, argv); }

@@ -170,7 +170,17 @@ void newosproc(void *(*start)(void *), void *arg)
 /* ------------------------------------------------------------- signals */
 
 #define ALTSTACK_SIZE (64 * 1024)
-static struct sigaction prev_segv, prev_bus;
+
+/* The action a signal had before goro installed its handler: goro's
+ * handler passes the signals that are not goro's on to it. initsig writes
+ * it while goro's handler is not installed yet (sigaction stores the old
+ * action before the new one can run), so the handlers read it unlocked. */
+typedef struct chained {
+    struct sigaction act;
+    uint32_t reset_done; /* atomic: an SA_RESETHAND handler has run once */
+} chained;
+
+static chained prev_segv, prev_bus, prev_urg;
 
 static void write_stderr(const char *s)
 {
@@ -182,6 +192,37 @@ static void write_stderr(const char *s)
         s += w;
         n -= (size_t)w;
     }
+}
+
+/* Runs the program's handler for sig as the kernel would have: with its
+ * sa_mask and (unless SA_NODEFER) sig blocked, SA_SIGINFO honoured, and
+ * only once with SA_RESETHAND. Returns false when the disposition is (or,
+ * after SA_RESETHAND, has become) SIG_DFL: the caller applies the default.
+ * SIG_IGN does nothing. The exchange is relaxed: it only elects the one
+ * delivery that runs a one-shot handler. */
+static bool chain_signal(chained *prev, int sig, siginfo_t *info, void *ctx)
+{
+    const struct sigaction *act = &prev->act;
+    if (act->sa_handler == SIG_IGN)
+        return true;
+    if (act->sa_handler == SIG_DFL)
+        return false;
+    if ((act->sa_flags & SA_RESETHAND) && __atomic_exchange_n(&prev->reset_done, 1, __ATOMIC_RELAXED))
+        return false;
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, &act->sa_mask, &old); /* sig itself is blocked already: goro's handler */
+    if (act->sa_flags & SA_NODEFER) {
+        sigset_t self;
+        sigemptyset(&self);
+        sigaddset(&self, sig);
+        pthread_sigmask(SIG_UNBLOCK, &self, NULL);
+    }
+    if (act->sa_flags & SA_SIGINFO)
+        act->sa_sigaction(sig, info, ctx);
+    else
+        act->sa_handler(sig);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return true;
 }
 
 /* Runs on the M's alternate signal stack, so it works when the goroutine's
@@ -197,18 +238,11 @@ static void sigsegv_handler(int sig, siginfo_t *info, void *ctx)
         _exit(2);
     }
     /* Not ours: hand the fault to whoever handled it before us (a
-     * sanitizer, or the default action once the faulting access re-runs). */
-    struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
-    if (prev->sa_flags & SA_SIGINFO) {
-        if (prev->sa_sigaction) {
-            prev->sa_sigaction(sig, info, ctx);
-            return;
-        }
-    } else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
-        prev->sa_handler(sig);
-        return;
-    }
-    signal(sig, SIG_DFL);
+     * sanitizer, the program), or let the faulting access re-run under
+     * the default action. A fault cannot be ignored. */
+    chained *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
+    if (prev->act.sa_handler == SIG_IGN || !chain_signal(prev, sig, info, ctx))
+        signal(sig, SIG_DFL);
 }
 
 /* SIGQUIT: dump every goroutine and exit 2, as Go does. Best effort: the
@@ -222,45 +256,76 @@ static void sigquit_handler(int sig)
     _exit(2);
 }
 
-/* SIGURG, the signal Go's runtime uses too: a handler that does nothing,
- * installed without SA_RESTART, so that a system call of the thread it
- * is sent to returns EINTR (kick_syscall). */
-static void sigurg_handler(int sig)
+/* What kick_syscall sends along with its SIGURG: only its address. */
+static const char kick_token;
+
+/* sigqueue's marks: from this process, carrying kick_token. */
+static bool is_kick(const siginfo_t *info)
 {
-    (void)sig;
+    return info->si_code == SI_QUEUE && info->si_pid == getpid() && info->si_value.sival_ptr == &kick_token;
+}
+
+/* SIGURG, the signal Go's runtime uses too. goro's own (kick_syscall)
+ * needs no work: installed without SA_RESTART, its delivery makes the
+ * thread's system call return EINTR. Any other SIGURG (the kernel's for
+ * out-of-band data, the program's own) goes to the program's handler; its
+ * default action is to ignore it. */
+static void sigurg_handler(int sig, siginfo_t *info, void *ctx)
+{
+    if (!is_kick(info))
+        chain_signal(&prev_urg, sig, info, ctx);
 }
 
 void kick_syscall(m *mp)
 {
-    pthread_kill(mp->thread, SIGURG);
+    union sigval v = { .sival_ptr = (void *)&kick_token };
+    pthread_sigqueue(mp->thread, SIGURG, v);
 }
 
-/* On the alternate stack, without SA_RESTART. */
-static void install_handler(int sig, void (*handler)(int))
+static bool is_handler(const struct sigaction *sa, void (*fn)(int, siginfo_t *, void *))
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
-    sa.sa_flags = SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(sig, &sa, NULL);
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == fn;
 }
 
-void initsig(void)
+/* Installs fn for sig (on the alternate stack, without SA_RESTART) and
+ * keeps the action it replaces in prev, unless fn is installed already
+ * (an earlier goro_run). */
+static void take_signal(int sig, void (*fn)(int, siginfo_t *, void *), chained *prev)
 {
-    static bool installed;
-    if (installed)
+    struct sigaction cur, sa;
+    sigaction(sig, NULL, &cur);
+    if (is_handler(&cur, fn))
         return;
-    installed = true;
-    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = sigsegv_handler;
+    sa.sa_sigaction = fn;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &prev_segv);
-    sigaction(SIGBUS, &sa, &prev_bus);
-    install_handler(SIGQUIT, sigquit_handler);
-    install_handler(SIGURG, sigurg_handler);
+    store_relaxed(&prev->reset_done, 0);
+    sigaction(sig, &sa, &prev->act);
+}
+
+/* goro's SIGQUIT dump, unless the program handles SIGQUIT itself. */
+static void take_sigquit(void)
+{
+    struct sigaction cur, sa;
+    sigaction(SIGQUIT, NULL, &cur);
+    if (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)
+        return; /* goro's own (an earlier goro_run) or the program's */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = sigquit_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGQUIT, &sa, NULL);
+}
+
+/* At every goro_run: a handler the program installed since the last one
+ * is chained to, not lost. */
+void initsig(void)
+{
+    take_signal(SIGSEGV, sigsegv_handler, &prev_segv);
+    take_signal(SIGBUS, sigsegv_handler, &prev_bus);
+    take_signal(SIGURG, sigurg_handler, &prev_urg);
+    take_sigquit();
 }
 
 void minit_signals(m *mp)

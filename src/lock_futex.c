@@ -103,13 +103,14 @@ void notesleep(note *n)
         futexsleep(&n->key, 0, -1);
 }
 
+/* Sleeps until woken or ns have passed; false on timeout. ns <= 0 only
+ * looks: a timeout computed from a deadline that has just passed must not
+ * read as "forever" (an idle M then slept with every timer pending). */
 bool notetsleep(note *n, int64_t ns)
 {
-    if (ns < 0) {
-        notesleep(n);
-        return true;
-    }
-    int64_t deadline = nanotime() + ns;
+    if (ns <= 0)
+        return load_acquire(&n->key) != 0;
+    int64_t deadline = nanotime_after(ns);
     while (load_acquire(&n->key) == 0) {
         futexsleep(&n->key, 0, ns);
         if (load_acquire(&n->key) != 0)

@@ -574,7 +574,7 @@ static int fd_wait(pollDesc *pd, int fd, int events, int64_t timeout_ns, bool on
 {
     int err;
     uint32_t seq = load_acquire(&pd->seq);
-    int64_t deadline = timeout_ns > 0 ? nanotime() + timeout_ns : 0;
+    int64_t deadline = timeout_ns > 0 ? nanotime_after(timeout_ns) : 0;
     for (;;) {
         /* The level now (edge-triggered epoll only reports changes). */
         struct pollfd pfd = { .fd = fd, .events = (short)events };

@@ -491,9 +491,10 @@ static bool stopm_until(int64_t deadline)
     mp->sleepuntil = deadline;
     mput(mp);
     unlock(&sched.lock);
+    int64_t now = deadline ? nanotime() : 0; /* one clock read: the timeout cannot go negative */
     if (deadline == 0) {
         notesleep(&mp->park);
-    } else if (!notetsleep(&mp->park, deadline > nanotime() ? deadline - nanotime() : 0)) {
+    } else if (!notetsleep(&mp->park, deadline > now ? deadline - now : 0)) {
         /* Timed out. Unless startm took us off the idle list meanwhile
          * (its wake-up is then on its way), leave the list ourselves. */
         lock(&sched.lock);

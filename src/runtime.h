@@ -70,6 +70,17 @@ bool notetsleep(note *n, int64_t ns); /* false on timeout */
 
 /* --------------------------------------------------------------- os_linux.c */
 int64_t nanotime(void);
+/* now + ns, saturated at INT64_MAX: a deadline past the end of int64 is
+ * "never", not a negative time long gone (Go's when()). ns >= 0. */
+static inline int64_t add_saturating(int64_t now, int64_t ns)
+{
+    int64_t sum;
+    return __builtin_add_overflow(now, ns, &sum) ? INT64_MAX : sum;
+}
+static inline int64_t nanotime_after(int64_t ns)
+{
+    return add_saturating(nanotime(), ns);
+}
 void futexsleep(uint32_t *addr, uint32_t val, int64_t ns);
 void futexwakeup(uint32_t *addr, int32_t cnt);
 void usleep_ns(int64_t ns);

@@ -6,9 +6,13 @@
  * of any P, and adding an earlier timer wakes an M to re-plan.
  *
  * A timer's state word says who owns it: in a heap (removal needs that
- * P's lock), running its function (owned by the M that took it out of the
- * heap), or idle. Stop and reset race with firing only through CASes on
- * that word.
+ * P's lock; t->pp is never NULL then, even while goro_maxprocs moves it),
+ * running its function (owned by the M that took it out of the heap, until
+ * it stores IDLE or puts a periodic timer back), or idle. Stop races with
+ * firing only through that word: a stop during the function turns RUNNING
+ * into STOPPING, and the M then leaves the timer idle. The goro_timer
+ * calls take the timer's own lock, so stop, reset and free never run
+ * against each other.
  */
 #include "runtime.h"
 
@@ -72,7 +76,8 @@ static bool heap_push(p *pp, timer *t)
     return true;
 }
 
-static void heap_remove(p *pp, timer *t)
+/* Takes t out of pp's heap; t->pp is left to the caller. */
+static void heap_unlink(p *pp, timer *t)
 {
     int32_t i = t->idx, last = --pp->timers.n;
     if (i != last) {
@@ -81,10 +86,15 @@ static void heap_remove(p *pp, timer *t)
         sift_up(pp, pp->timers.heap[i]->idx);
     }
     t->idx = -1;
+    store_relaxed(&pp->timers.first, pp->timers.n ? pp->timers.heap[0]->when : 0);
+}
+
+static void heap_remove(p *pp, timer *t)
+{
+    heap_unlink(pp, t);
     /* Release: deltimer, which reads pp without the lock, finds NULL only
      * once the state that follows (RUNNING in checkTimers) is visible. */
     store_release(&t->pp, NULL);
-    store_relaxed(&pp->timers.first, pp->timers.n ? pp->timers.heap[0]->when : 0);
 }
 
 /* ---------------------------------------------------------- add / delete */
@@ -126,6 +136,8 @@ bool addtimer(timer *t)
 bool deltimer(timer *t)
 {
     for (;;) {
+        /* Acquire, pairs with the release stores of t->pp: NULL is seen
+         * only after the RUNNING store that precedes it in checkTimers. */
         p *pp = load_acquire(&t->pp);
         if (!pp)
             return false;
@@ -139,6 +151,39 @@ bool deltimer(timer *t)
         }
         unlock(&pp->timers.lock); /* it moved or fired meanwhile: look again */
     }
+}
+
+/* The next firing of a periodic timer that was due at t->when: one period
+ * later, or one period from now if it fell behind; never past INT64_MAX. */
+static int64_t next_when(const timer *t, int64_t now)
+{
+    int64_t when = add_saturating(t->when, t->period);
+    return when < now ? add_saturating(now, t->period) : when;
+}
+
+/* Puts a periodic timer that just ran back in pp's heap. The state stays
+ * RUNNING until it is back, under pp's lock: a stop that came meanwhile
+ * (RUNNING -> STOPPING) makes it leave again at once, so a stopped timer
+ * is never rearmed, and timer_quiesce (waiting for RUNNING or STOPPING to
+ * end) does not let its owner free or re-add it while this M still holds
+ * it. */
+static void rearm(p *pp, timer *t, int64_t now)
+{
+    lock(&pp->timers.lock);
+    t->when = next_when(t, now);
+    store_release(&t->pp, pp);
+    if (!heap_push(pp, t))
+        throw("checkTimers: out of memory rearming a periodic timer");
+    /* Acq_rel: a deltimer that finds t->pp, then takes the lock after us,
+     * sees INHEAP; a stopper's STOPPING (acq_rel CAS) is seen here. */
+    if (cas_acqrel(&t->state, TIMER_RUNNING, TIMER_INHEAP)) {
+        __atomic_add_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
+        unlock(&pp->timers.lock);
+        return;
+    }
+    heap_remove(pp, t); /* stopped while running */
+    unlock(&pp->timers.lock);
+    store_release(&t->state, TIMER_IDLE); /* the last touch: t may be freed now */
 }
 
 /* ---------------------------------------------------------- running */
@@ -162,16 +207,10 @@ void checkTimers(p *pp, int64_t now)
         unlock(&pp->timers.lock);
         __atomic_sub_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
         t->f(t, now);
-        if (t->period > 0) {
-            t->when += t->period;
-            if (t->when < now)
-                t->when = now + t->period;
-        }
-        /* A stop during f asked for no rearm (TIMER_RUNNING -> TIMER_STOPPING). */
-        if (t->period > 0 && cas_acqrel(&t->state, TIMER_RUNNING, TIMER_IDLE))
-            addtimer(t);
+        if (t->period > 0)
+            rearm(pp, t, now);
         else
-            store_release(&t->state, TIMER_IDLE);
+            store_release(&t->state, TIMER_IDLE); /* the last touch: t may be freed now */
         lock(&pp->timers.lock);
     }
     unlock(&pp->timers.lock);
@@ -191,13 +230,18 @@ int64_t timeSleepUntil(void)
     return best;
 }
 
-/* A dead P's timers move to pp (procresize, world stopped). */
+/* A dead P's timers move to pp (procresize, world stopped, with both
+ * heaps' locks held: plain threads may stop timers meanwhile). t->pp goes
+ * from dead to pp without passing through NULL: a deltimer that read NULL
+ * would report "already fired" for a timer that fires later on pp; one
+ * that read dead finds, once it has dead's lock, that t moved, and looks
+ * in pp. */
 void moveTimers(p *dead, p *pp)
 {
     while (dead->timers.n > 0) {
         timer *t = dead->timers.heap[0];
-        heap_remove(dead, t);
-        store_release(&t->pp, pp);
+        heap_unlink(dead, t);
+        store_release(&t->pp, pp); /* pairs with deltimer's acquire */
         if (!heap_push(pp, t))
             throw("moveTimers: out of memory");
     }
@@ -207,13 +251,21 @@ void moveTimers(p *dead, p *pp)
 
 /* 1 if t was pending and will not fire, 0 if it already fired or was
  * stopped. A periodic timer stopped while its function runs is not
- * rearmed. */
+ * rearmed. Callers are serialised (the goro_timer lock). */
 static int timer_stop(timer *t)
 {
-    if (deltimer(t))
-        return 1;
-    cas_acqrel(&t->state, TIMER_RUNNING, TIMER_STOPPING);
-    return 0;
+    for (;;) {
+        if (deltimer(t))
+            return 1;
+        uint32_t s = load_acquire(&t->state);
+        if (s == TIMER_IDLE || s == TIMER_STOPPING)
+            return 0;
+        /* RUNNING: ask the M not to rearm it. The CAS fails if it did
+         * rearm it (INHEAP, after deltimer read pp == NULL): remove it
+         * from the heap then. */
+        if (s == TIMER_RUNNING && cas_acqrel(&t->state, TIMER_RUNNING, TIMER_STOPPING))
+            return 0;
+    }
 }
 
 /* Waits until no M runs t's function (before freeing it). */
@@ -247,7 +299,7 @@ int goro_sleep(int64_t ns)
     check_preempt();
     if (ns <= 0)
         return 0;
-    timer t = { .when = nanotime() + ns, .f = sleep_fire, .arg = gp, .idx = -1 };
+    timer t = { .when = nanotime_after(ns), .f = sleep_fire, .arg = gp, .idx = -1 };
     gopark(sleep_arm, &t, waitReasonSleep);
     timer_quiesce(&t); /* sleep_fire may still be returning */
     return 0;
@@ -255,12 +307,30 @@ int goro_sleep(int64_t ns)
 
 /* ---------------------------------------------------------- public timers */
 
+enum { GTIMER_LIVE = 0x676f726f74696d72ull, GTIMER_FREED = 0x6672656564746d72ull };
+
 struct goro_timer {
-    timer t;
-    goro_chan *c; /* goro_timer_new: cap 1, receives goro_now() at firing */
-    goro_fn fn;   /* goro_after_func: runs in its own goroutine */
+    timer t;          /* first: malloc's free-list links land on t.when/period */
+    uint64_t magic;   /* GTIMER_LIVE, GTIMER_FREED once freed */
+    mutex oplock;     /* serialises stop, reset and free */
+    goro_chan *c;     /* goro_timer_new: cap 1, receives goro_now() at firing */
+    goro_fn fn;       /* goro_after_func: runs in its own goroutine */
     void *arg;
 };
+
+/* Ends the process on a timer freed already (or never made here), as
+ * Go does for misuse it can detect: a second free spun forever on the
+ * freed lock. The freed memory is read on purpose, so no sanitizer checks
+ * here; a block malloc has reused is not caught. */
+__attribute__((no_sanitize("address", "thread"))) static void timer_check_live(const goro_timer *t,
+                                                                              const char *call)
+{
+    uint64_t magic = *(const volatile uint64_t *)&t->magic;
+    if (magic == GTIMER_FREED)
+        throwf("%s: timer already freed", call);
+    if (magic != GTIMER_LIVE)
+        throwf("%s: not a timer (freed, or not made by goro_timer_new or goro_after_func)", call);
+}
 
 /* Go's sendTime: a non-blocking send, so a slow reader of a periodic
  * timer misses ticks instead of blocking the M that runs timers. */
@@ -292,9 +362,10 @@ static goro_timer *timer_start(int64_t delay_ns, int64_t period_ns, goro_fn fn, 
         gt = NULL;
     }
     if (gt) {
+        gt->magic = GTIMER_LIVE;
         gt->fn = fn;
         gt->arg = arg;
-        gt->t = (timer){ .when = nanotime() + (delay_ns > 0 ? delay_ns : 0),
+        gt->t = (timer){ .when = nanotime_after(delay_ns > 0 ? delay_ns : 0),
                          .period = period_ns > 0 ? period_ns : 0,
                          .f = fn ? gofunc_fire : chan_fire,
                          .arg = gt,
@@ -323,6 +394,7 @@ goro_chan *goro_timer_chan(goro_timer *t)
         errno = EINVAL;
         return NULL;
     }
+    timer_check_live(t, "goro_timer_chan");
     return t->c;
 }
 
@@ -348,22 +420,30 @@ int goro_timer_stop(goro_timer *t)
 {
     if (!t)
         return -EINVAL;
+    timer_check_live(t, "goro_timer_stop");
     FOREIGN_GUARD(-EPERM);
+    lock(&t->oplock);
     int stopped = timer_stop(&t->t);
+    unlock(&t->oplock);
     FOREIGN_DONE();
     return stopped;
 }
 
+/* Under the timer's lock, so two resets cannot both add it: stopped and
+ * quiesced, it is idle and ours until addtimer. */
 int goro_timer_reset(goro_timer *t, int64_t delay_ns)
 {
     if (!t)
         return -EINVAL;
+    timer_check_live(t, "goro_timer_reset");
     FOREIGN_GUARD(-EPERM);
+    lock(&t->oplock);
     int active = timer_stop(&t->t);
     timer_quiesce(&t->t);
-    t->t.when = nanotime() + (delay_ns > 0 ? delay_ns : 0);
+    t->t.when = nanotime_after(delay_ns > 0 ? delay_ns : 0);
     if (!addtimer(&t->t))
         active = -ENOMEM;
+    unlock(&t->oplock);
     FOREIGN_DONE();
     return active;
 }
@@ -372,12 +452,16 @@ int goro_timer_free(goro_timer *t)
 {
     if (!t)
         return -EINVAL;
+    timer_check_live(t, "goro_timer_free");
     FOREIGN_GUARD(-EPERM);
+    lock(&t->oplock);
     timer_stop(&t->t);
     timer_quiesce(&t->t);
+    unlock(&t->oplock);
     FOREIGN_DONE();
     if (t->c && goro_chan_free(t->c) != 0)
         return -EBUSY; /* a goroutine still waits on the channel */
+    t->magic = GTIMER_FREED;
     free(t);
     return 0;
 }

@@ -461,7 +461,7 @@ int goro_timer_free(goro_timer *t)
     FOREIGN_DONE();
     if (t->c && goro_chan_free(t->c) != 0)
         return -EBUSY; /* a goroutine still waits on the channel */
-    t->magic = GTIMER_FREED;
+    *(volatile uint64_t *)&t->magic = GTIMER_FREED; /* volatile: a store before free() is otherwise dropped */
     free(t);
     return 0;
 }

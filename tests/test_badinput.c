@@ -10,7 +10,8 @@
  * failed write (/dev/full, a read-only descriptor, a pipe with no reader)
  * instead of 0. The void sync calls given NULL, and goro_chan_free or
  * goro_chan_close of a channel already freed (which spun forever on the
- * freed block's spin lock), end the child process with "fatal error:"
+ * freed block's spin lock), goro_timer_free or goro_timer_stop of a timer
+ * already freed (the same spin), end the child process with "fatal error:"
  * naming the call, exit status 2.
  */
 #include "child.h"
@@ -47,6 +48,22 @@ static void chan_close_freed(void)
     goro_chan_close(c);
 }
 
+static void timer_free_twice(void)
+{
+    goro_timer *t = goro_timer_new(1000000000, 0);
+    CHECK(t, "goro_timer_new");
+    CHECK(goro_timer_free(t) == 0, "first goro_timer_free");
+    goro_timer_free(t);
+}
+
+static void timer_stop_freed(void)
+{
+    goro_timer *t = goro_timer_new(1000000000, 1000000);
+    CHECK(t, "goro_timer_new");
+    CHECK(goro_timer_free(t) == 0, "goro_timer_free");
+    goro_timer_stop(t);
+}
+
 typedef struct fatal_case {
     const char *mode;
     const char *message; /* expected on stderr after "fatal error: " */
@@ -81,6 +98,8 @@ static const fatal_case fatal_cases[] = {
     {"cond_broadcast", "goro_cond_broadcast: NULL argument", cond_broadcast_null},
     {"chan_free_twice", "goro_chan_free: channel already freed", chan_free_twice},
     {"chan_close_freed", "goro_chan_close: channel already freed", chan_close_freed},
+    {"timer_free_twice", "goro_timer_free: timer already freed", timer_free_twice},
+    {"timer_stop_freed", "goro_timer_stop: timer already freed", timer_stop_freed},
 };
 #define NFATAL (sizeof fatal_cases / sizeof fatal_cases[0])
 
@@ -115,7 +134,7 @@ static void test_fatal_cases(void)
         free(r.out);
         free(r.err);
     }
-    tap_ok("%zu misuses of void calls (NULL sync objects, once's NULL function, a channel freed twice) end with "
+    tap_ok("%zu misuses of void calls (NULL sync objects, once's NULL function, a channel or timer freed twice) end with "
            "'fatal error: CALL: ...' and exit 2",
            NFATAL);
 }

@@ -593,12 +593,17 @@ static void startm(p *pp, bool spinning)
         newosproc(mstart_thread, mp);
         return;
     }
+    /* An M sleeping until a timer may be what wake_for_timer counted on
+     * to run an idle P's timers; it now runs pp instead, maybe for long. */
+    int64_t covered = nmp->sleepuntil;
     unlock(&sched.lock);
     if (nmp->spinning || nmp->nextp)
         throw("startm: m is spinning or has a p");
     nmp->spinning = spinning;
     nmp->nextp = pp;
     notewakeup(&nmp->park);
+    if (covered != 0)
+        wake_for_timer(covered); /* another idle M, or a new spinning one, takes over */
 }
 
 /* Starts a spinning M if there is an idle P and nobody spins already. The
@@ -1232,6 +1237,14 @@ void goready(g *gp)
     check_preempt();
 }
 
+/* A timer of pp is due: the scheduler must pass through findRunnable
+ * (checkTimers) before it runs a G again. */
+static bool timers_due(p *pp)
+{
+    int64_t first = load_relaxed(&pp->timers.first);
+    return first != 0 && first <= nanotime();
+}
+
 /* Preemption, and goro_yield with nothing else on this P: the G goes to
  * the global queue (Go's Gosched). */
 static g *gosched_m(g *gp)
@@ -1246,9 +1259,12 @@ static g *gosched_m(g *gp)
      * the next G from the global queue: take it now. With one P, take just
      * that G: nobody else drains the global queue, so moving a batch to the
      * local queue would only add a CAS per G; with several Ps a batch saves
-     * round trips on this lock. */
+     * round trips on this lock. Not with a timer due: with one P the G
+     * just queued would come straight back, and a goroutine looping on
+     * goro_preempt_point kept the P's timers from running for 61
+     * schedticks (1.2 s). */
     bool take = !load_relaxed(&sched.gcwaiting) && !load_relaxed(&sched.exiting) && !mp->lockedg &&
-                pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp);
+                pp->schedtick % SCHED_GLOBAL_EVERY != 0 && runqempty(pp) && !timers_due(pp);
     g *batch[GLOBRUNQ_BATCH];
     int32_t n = 0;
     spinlock(&sched.runqlock);
@@ -1300,8 +1316,7 @@ static bool yield_is_noop(g *gp)
     if (load_relaxed(&gp->preempt) || load_relaxed(&pp->preempt) || load_relaxed(&sched.gcwaiting) ||
         load_relaxed(&sched.exiting) || load_relaxed(&sched.runqsize) != 0 || !runqempty(pp))
         return false;
-    int64_t first = load_relaxed(&pp->timers.first);
-    return first == 0 || first > nanotime();
+    return !timers_due(pp);
 }
 
 /* ------------------------------------------------------------ goexit */

@@ -147,11 +147,15 @@ static int wait_cases(selctx *s)
     s->st = (selstate){ .sgs = s->st.sgs, .n = s->ncases };
     for (uint32_t i = 0; i < s->ncases; i++) {
         goro_case *cs = case_at(s, i);
-        sudog *sg = &s->st.sgs[i];
-        *sg = (sudog){ .g = gp, .elem = cs->elem, .c = cs->chan, .sel = &s->st,
-                       .caseidx = i, .is_send = cs->dir == GORO_SEND };
-        if (sg->c)
-            waitq_enqueue(sudog_queue(sg), sg);
+        s->st.sgs[i] = (sudog){ .g = gp, .elem = cs->elem, .c = cs->chan, .sel = &s->st,
+                                .caseidx = i, .is_send = cs->dir == GORO_SEND };
+    }
+    /* Queued in lock order, as Go does: it comes from the random poll
+     * order, so of several cases on one channel a later peer finds them in
+     * a random order (in case order the first case always won). */
+    for (size_t k = 0; k < s->norder; k++) {
+        sudog *sg = &s->st.sgs[s->lockorder[k]];
+        waitq_enqueue(sudog_queue(sg), sg);
     }
     gopark(selparkcommit, s, s->norder ? waitReasonSelect : waitReasonSelectNoCases);
     sudog *w = s->st.winner; /* published by the claimer's goready */

@@ -672,11 +672,57 @@ static void test_conservation(void)
            "once, FIFO per sender", atomic_load(&C.progress), nsent, unblocks);
 }
 
+/* Go's TestPseudoRandomSend: a select blocked on several SEND cases of
+ * one channel, completed by a receiver that comes later, picks a random
+ * one (issue 7, bug 8: the first case always won, 100 ones and 0 zeros). */
+enum { PR_N = 300, PR_MAXCASES = 3 };
+static int64_t pr_got[PR_N];
+static goro_waitgroup pr_wg = GORO_WAITGROUP_INIT;
+
+static void pr_receiver(void *arg)
+{
+    for (int i = 0; i < PR_N; i++) {
+        goro_yield();
+        CHECK(goro_chan_recv(arg, &pr_got[i]) == 1, "recv");
+    }
+    goro_waitgroup_done(&pr_wg);
+}
+
+static void pseudo_random_send(size_t ncases, size_t cap)
+{
+    goro_chan *c = goro_chan_make(sizeof(int64_t), cap);
+    int64_t vals[PR_MAXCASES] = { 0, 1, 2 };
+    goro_case cs[PR_MAXCASES];
+    for (size_t k = 0; k < ncases; k++)
+        cs[k] = (goro_case){ .chan = c, .dir = GORO_SEND, .elem = &vals[k] };
+    goro_waitgroup_add(&pr_wg, 1);
+    goro_go(pr_receiver, c);
+    for (int i = 0; i < PR_N; i++)
+        CHECK(goro_select(cs, ncases, -1) >= 0, "select");
+    goro_waitgroup_wait(&pr_wg);
+    int count[PR_MAXCASES] = { 0 };
+    for (int i = 0; i < PR_N; i++)
+        count[pr_got[i]]++;
+    for (size_t k = 0; k < ncases; k++)
+        CHECK(count[k] > PR_N / (int)ncases / 3, "want pseudorandom sends, case %zu of %zu won %d of %d (cap %zu)", k,
+              ncases, count[k], PR_N, cap);
+    goro_chan_free(c);
+}
+
+static void test_pseudo_random_send(void)
+{
+    for (size_t ncases = 2; ncases <= PR_MAXCASES; ncases++) {
+        pseudo_random_send(ncases, 0);
+        pseudo_random_send(ncases, PR_N);
+    }
+    tap_ok("SEND cases on one channel: each of 2 or 3 wins its share, unbuffered and buffered");
+}
+
 static int main_fn(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    tap_plan(9);
+    tap_plan(10);
     test_basics();
     test_closed();
     test_timeout();
@@ -685,6 +731,7 @@ static int main_fn(int argc, char **argv)
     test_select_vs_select();
     test_model();
     test_conservation();
+    test_pseudo_random_send();
     return 0;
 }
 

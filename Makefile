@@ -26,7 +26,7 @@ BUILD_release := build
 BUILD_tsan    := build/tsan
 BUILD_asan    := build/asan
 
-.PHONY: all test test-release test-tsan test-asan demo bench install clean examples
+.PHONY: all test test-release test-tsan test-asan stress demo bench install clean examples
 
 all: build/libgoro.a build/libgoro.so build/libgoro-internal.a
 
@@ -60,6 +60,12 @@ build/libgoro.so: build/libgoro-internal.a
 	$(CC) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive -Wl,-soname,libgoro.so -lpthread
 
 test: examples test-release test-tsan test-asan
+
+# The timing-sensitive tests many times over, with the other cores busy
+# (tests/stress.sh). Not part of make test: 50 runs take about 20 minutes.
+STRESS_RUNS ?= 50
+stress: $(addprefix build/tests/,$(TESTS))
+	tests/stress.sh build $(STRESS_RUNS)
 
 build/examples/%: examples/%.c build/libgoro.a
 	@mkdir -p build/examples

@@ -537,6 +537,13 @@ static void stopm(void)
  * neither, start an M to re-plan its sleep. */
 void wake_for_timer(int64_t when)
 {
+    /* Store buffering with an M going idle: we stored the timer (heap
+     * and timers.first) and now read npidle, nmspinning and the idle Ms;
+     * findRunnable and handoffp make a P idle (npidle, nmspinning) and
+     * then read timers.first. Without a full fence on both sides (theirs
+     * is next to their read) each could miss the other's store: the P
+     * would sleep without our timer and we would wake nobody. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (load_relaxed(&sched.npidle) == 0)
         return;
     /* Relaxed reads are enough: a stale lastpoll/pollUntil pair either
@@ -607,8 +614,13 @@ static void startm(p *pp, bool spinning)
 }
 
 /* Starts a spinning M if there is an idle P and nobody spins already. The
- * npidle pre-check is safe: Ps go idle under sched.lock after checking the
- * global queue, and a G put on a running P's local queue is run by it. */
+ * relaxed pre-checks are safe because of who calls: a producer with a P
+ * put the G on that P's own run queue, and its own M runs it when the
+ * producer parks, yields or is preempted, so a stale npidle == 0 (or a
+ * spinning M that gives up) only delays the G to that point, never loses
+ * it; a producer without a P queued globally, and Ps go idle under
+ * runqlock after checking the global queue (findRunnable, handoffp), so
+ * its lock-ordered pidleput is seen. */
 void wakep(void)
 {
     if (load_relaxed(&sched.npidle) == 0 || load_relaxed(&sched.nmspinning) != 0 ||
@@ -670,10 +682,13 @@ void handoffp(p *pp)
         startm(pp, false);
         return;
     }
-    int64_t when = load_relaxed(&pp->timers.first);
     pidleput(pp);
     spinunlock(&sched.runqlock);
     unlock(&sched.lock);
+    /* Idle first, then the timers: a timer added meanwhile either is seen
+     * here or its adder sees the P idle (the fences of wake_for_timer). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    int64_t when = load_relaxed(&pp->timers.first);
     if (when != 0)
         wake_for_timer(when); /* an idle M must run this P's timers */
 }
@@ -1104,7 +1119,11 @@ top:;
         }
     }
     /* Sleep until the earliest timer of any P, then run it with any idle P.
-     * With goroutines waiting for I/O, one M sleeps in netpoll instead. */
+     * With goroutines waiting for I/O, one M sleeps in netpoll instead.
+     * The fence pairs with wake_for_timer's: our P is idle (npidle, and
+     * nmspinning dropped) before we read the timers, so a timer added
+     * concurrently is seen here or its adder sees our P idle. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
     int64_t pollUntil = timeSleepUntil();
     /* The exchange elects one poller among the idle Ms; sysmon and
      * findRunnable skip polling while lastpoll is 0 (it blocks for them). */

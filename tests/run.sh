@@ -16,7 +16,7 @@ build=$1
 
 # Tests that measure latencies run alone, after the others: on a 2-core
 # machine a neighbour test can delay sysmon by tens of milliseconds.
-timed="test_fairness test_preempt test_idle"
+timed="test_fairness test_preempt test_idle test_timer_liveness"
 tests=""
 serial=""
 for t in "$build"/tests/test_*; do

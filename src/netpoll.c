@@ -551,10 +551,12 @@ ssize_t goro_read(int fd, void *buf, size_t len)
 }
 
 /* send with MSG_NOSIGNAL on sockets (a gone peer gives EPIPE, not
- * SIGPIPE); write on anything else. -errno on failure. */
+ * SIGPIPE) and MSG_DONTWAIT (never blocking the thread, even where the
+ * number now holds a new descriptor in blocking mode that pd_refresh has
+ * not seen yet); write on anything else. -errno on failure. */
 static ssize_t write_nosignal(int fd, const void *buf, size_t len)
 {
-    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == ENOTSOCK)
         n = write(fd, buf, len);
     return n < 0 ? -errno : n;

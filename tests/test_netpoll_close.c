@@ -511,8 +511,8 @@ static int test_main(int argc, char **argv)
     tap_plan(5);
     test_plain_close_park();
     test_plain_close_deadline();
-    run_race(SCALE(400000), 1500 * MS);
-    run_echo(SCALE(20) > 2 ? SCALE(20) : 2);
+    run_race(SCALE(400000), 1000 * MS);
+    run_echo(SCALE(40) >= 10 ? SCALE(40) / 10 : 1); /* 4 rounds, 1 under sanitizers */
     test_emfile();
     return 0;
 }

@@ -53,64 +53,115 @@ void netpollDone(int32_t n)
         __atomic_sub_fetch(&netpollWaiters, (uint32_t)n, __ATOMIC_RELEASE);
 }
 
-/* The pollDesc of fd, registered with epoll on first use (and its fd made
- * non-blocking): 0, or -EBADF (not an open descriptor), -EINVAL (beyond
- * the table), -ENOMEM. */
-static int pd_get(int fd, pollDesc **out)
+/* The pollDesc slot of fd, starting the netpoller on first use: 0, or
+ * -EINVAL (beyond the table), -ENOMEM, or the errno of starting the
+ * netpoller (-EMFILE...: a later call tries again). */
+static int pd_slot(int fd, pollDesc **out)
 {
-    if (fd < 0)
-        return -EBADF;
     if (fd >= PD_CHUNK * PD_CHUNKS)
         return -EINVAL;
     pollDesc *chunk = load_acquire(&pdtab[fd / PD_CHUNK]);
     if (!chunk || !load_acquire(&inited)) {
         lock(&pdtab_lock);
-        if (!load_relaxed(&inited)) {
-            netpollinit_os();
+        int err = load_relaxed(&inited) ? 0 : netpollinit_os();
+        if (!err)
             store_release(&inited, 1);
-        }
         chunk = pdtab[fd / PD_CHUNK];
-        if (!chunk) {
+        if (!err && !chunk) {
             chunk = calloc(PD_CHUNK, sizeof *chunk);
-            if (!chunk) {
-                unlock(&pdtab_lock);
-                return -ENOMEM;
-            }
-            store_release(&pdtab[fd / PD_CHUNK], chunk); /* lookups acquire it */
+            if (chunk)
+                store_release(&pdtab[fd / PD_CHUNK], chunk); /* lookups acquire it */
+            else
+                err = -ENOMEM;
         }
         unlock(&pdtab_lock);
+        if (err)
+            return err;
     }
-    pollDesc *pd = &chunk[fd % PD_CHUNK];
-    *out = pd;
-    if (load_acquire(&pd->registered))
-        return 0;
+    *out = &chunk[fd % PD_CHUNK];
+    return 0;
+}
+
+/* Adds pd->fd to epoll (under pd->lock): 1 polled (*added: by this call;
+ * else it was there already), 2 not pollable (EPERM: served by a system
+ * call hand-off), or -errno. A descriptor added is made non-blocking. */
+static int pd_poll_os(pollDesc *pd, bool *added)
+{
+    int err = netpollopen_os(pd->fd, pd);
+    *added = err == 0;
+    if (err == -EPERM)
+        return 2;
+    if (err && err != -EEXIST)
+        return err;
+    int fl = *added ? fcntl(pd->fd, F_GETFL) : O_NONBLOCK;
+    if (fl >= 0 && !(fl & O_NONBLOCK))
+        fcntl(pd->fd, F_SETFL, fl | O_NONBLOCK);
+    return 1;
+}
+
+/* How a new pd->fd is served: 2 for regular files and block devices
+ * (never added to epoll), else as pd_poll_os. */
+static int pd_kind_os(pollDesc *pd)
+{
+    struct stat st;
+    bool added;
+    if (fstat(pd->fd, &st) != 0)
+        return -errno;
+    if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+        return 2;
+    return pd_poll_os(pd, &added);
+}
+
+/* Registers fd's pollDesc if it is not (first use, or after goro_close):
+ * 0 or -errno (-EBADF: not an open descriptor). */
+static int pd_register(pollDesc *pd, int fd)
+{
+    int err = 0;
     spinlock(&pd->lock);
     if (!pd->registered) {
         pd->fd = fd;
         store_relaxed(&pd->rg, PD_NIL);
         store_relaxed(&pd->wg, PD_NIL);
         pd->rd = pd->wd = 0;
-        struct stat st;
-        uint32_t kind = 1;
-        if (fstat(fd, &st) != 0) {
-            int err = -errno;
-            spinunlock(&pd->lock);
-            return err;
-        }
         /* Release: netpoll, handed pd by epoll (which TSan cannot see),
          * acquires it before touching pd. */
         store_release(&pd->inited, 1);
-        if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) || netpollopen_os(fd, pd) != 0) {
-            kind = 2; /* always "ready": served by a system call hand-off */
-        } else {
-            int fl = fcntl(fd, F_GETFL);
-            if (fl >= 0 && !(fl & O_NONBLOCK))
-                fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        }
-        store_release(&pd->registered, kind); /* after the fields above */
+        int kind = pd_kind_os(pd);
+        if (kind > 0)
+            store_release(&pd->registered, (uint32_t)kind); /* after the fields above */
+        else
+            err = kind;
     }
     spinunlock(&pd->lock);
-    return 0;
+    return err;
+}
+
+/* Whether pd still describes the descriptor now at its number. goro never
+ * sees a plain close(): its number may come back for a new descriptor,
+ * which the stale pollDesc would leave out of epoll (a waiter parks
+ * forever) and saddle with the old deadlines. EPOLL_CTL_ADD tells, for
+ * one system call: the kernel drops a descriptor from epoll when its open
+ * file is released and keys the others by (open file, number), so adding
+ * the one at pd->fd fails with EEXIST exactly when it is the one pd
+ * registered. Success (a new open file, now registered) or EPERM where
+ * it was polled (now a regular file) means a new descriptor: pd starts
+ * over for it, without deadlines. A regular file's number reused by
+ * another regular file is not told apart (neither is ever in epoll).
+ * Called before a wait parks, when a deadline has passed and before one is
+ * set. Returns 1 (was stale, now current), 0 (current) or -errno. */
+static int pd_refresh(pollDesc *pd)
+{
+    spinlock(&pd->lock);
+    uint32_t was = load_relaxed(&pd->registered);
+    bool added;
+    int kind = pd_poll_os(pd, &added);
+    bool stale = kind > 0 && (added || (uint32_t)kind != was);
+    if (stale) {
+        pd->rd = pd->wd = 0;
+        store_release(&pd->registered, (uint32_t)kind);
+    }
+    spinunlock(&pd->lock);
+    return kind < 0 ? kind : stale;
 }
 
 void netpollfini(void)
@@ -139,7 +190,8 @@ static g *netpollunblock(pollDesc *pd, int mode, bool ioready)
 {
     uintptr_t *gpp = pd_word(pd, mode);
     for (;;) {
-        uintptr_t old = load_acquire(gpp);
+        /* Seq-cst for goro_close: its side of pd_wait's Dekker (there). */
+        uintptr_t old = __atomic_load_n(gpp, __ATOMIC_SEQ_CST);
         if (old == PD_READY)
             return NULL;
         if (old == PD_NIL && !ioready)
@@ -179,6 +231,12 @@ static void pd_wake_all(pollDesc *pd)
     netpollDone((r != NULL) + (w != NULL));
     if (foreign)
         foreign_exit();
+}
+
+/* A regular file is always "ready" and blocks in the kernel instead. */
+static bool pd_blocking(pollDesc *pd)
+{
+    return load_relaxed(&pd->registered) == 2;
 }
 
 /* ------------------------------------------------------------ waiting */
@@ -240,14 +298,27 @@ static int64_t pd_deadline(pollDesc *pd, int mode, int64_t deadline)
     return deadline != 0 && (d == 0 || deadline < d) ? deadline : d;
 }
 
+static bool pd_expired(pollDesc *pd, int mode, int64_t deadline)
+{
+    int64_t d = pd_deadline(pd, mode, deadline);
+    return d != 0 && d <= nanotime();
+}
+
 /* Error the caller must return now: -EBADF after goro_close (seq moved),
- * -ETIMEDOUT past the deadline; 0 otherwise. */
+ * -ETIMEDOUT past the deadline; 0 otherwise. A passed deadline may be
+ * that of a descriptor closed with close() whose number came back: the
+ * new one does not inherit it (pd_refresh). The seq load is seq-cst for
+ * pd_wait's Dekker with goro_close. */
 static int pd_check(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
 {
-    if (load_acquire(&pd->seq) != seq)
+    if (__atomic_load_n(&pd->seq, __ATOMIC_SEQ_CST) != seq)
         return -EBADF;
-    int64_t d = pd_deadline(pd, mode, deadline);
-    return d != 0 && d <= nanotime() ? -ETIMEDOUT : 0;
+    if (!pd_expired(pd, mode, deadline))
+        return 0;
+    int stale = pd_refresh(pd);
+    if (stale < 0)
+        return stale;
+    return stale && !pd_expired(pd, mode, deadline) ? 0 : -ETIMEDOUT;
 }
 
 /* The second waiter in one direction (or one waiting for both): the
@@ -292,11 +363,34 @@ static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
             return 0;
         if (old != PD_NIL && old != PD_READY) /* another goroutine waits */
             return pd_wait_poll(pd, mode == POLL_READ ? POLLIN : POLLOUT, seq, deadline);
-        if (old == PD_NIL && cas_acqrel(gpp, PD_NIL, PD_WAIT))
+        /* Seq-cst: see below. */
+        if (old == PD_NIL && __atomic_compare_exchange_n(gpp, &old, PD_WAIT, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
             break;
     }
+    /* The number may hold a new descriptor that epoll does not watch
+     * (closed with close() and reused): it would never wake us. Then the
+     * call tries again on it, now watched; one that cannot be polled keeps
+     * its EAGAIN. */
+    err = pd_refresh(pd);
+    if (err == 0 && pd_blocking(pd))
+        err = -EAGAIN;
+    if (err) {
+        cas_acqrel(gpp, PD_WAIT, PD_NIL);
+        return err > 0 ? 0 : err;
+    }
     /* A close or deadline that came between the check and PD_WAIT found
-     * nobody to wake: look again before parking. */
+     * nobody to wake: look again before parking. For goro_close this is
+     * store buffering (Dekker): we store PD_WAIT and then load seq, it
+     * stores seq and then loads the word (pd_wake_all). Both sides are
+     * seq-cst (the CAS above and pd_check's load; goro_close's increment
+     * and netpollunblock's load), so in their single total order either
+     * our load follows its increment (we see the close) or its load follows
+     * our CAS (it sees PD_WAIT, swaps in PD_NIL, and our commit's CAS
+     * fails). With acquire/release alone both could read the old values:
+     * we would park with nobody to wake us, and goro_close would wait for
+     * our reference forever. Deadlines need no such care: both sides take
+     * pd->lock (goro_set_deadline around its store, pd_check around its
+     * load), which orders them. */
     int64_t d = pd_deadline(pd, mode, deadline);
     err = pd_check(pd, mode, seq, deadline);
     if (err) {
@@ -323,12 +417,6 @@ static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
 
 /* ------------------------------------------------------------ API */
 
-/* A regular file is always "ready" and blocks in the kernel instead. */
-static bool pd_blocking(pollDesc *pd)
-{
-    return load_relaxed(&pd->registered) == 2;
-}
-
 /* Waits a moment for another call or a close to make progress; a
  * goroutine sleeps so that the P runs the others. */
 static void pd_pause(void)
@@ -347,23 +435,38 @@ static void pd_leave(pollDesc *pd)
 
 /* A call is in progress on pd until pd_leave: goro_close waits for it to
  * leave before closing the descriptor, as Go's fdMutex does, so no call
- * ever uses a closed (or reused) descriptor number. Seq-cst: Dekker with
- * goro_close, which sets closing and then reads refs. A call that meets a
- * close under way waits for it to finish: the number may be reused. */
+ * ever uses a closed (or reused) descriptor number. A call that meets a
+ * close under way waits for it to finish: the number may be reused.
+ *
+ * Seq-cst refs and closing: Dekker with goro_close, which sets closing and
+ * then reads refs; either goro_close sees this reference and waits for
+ * it, or this call sees closing. The pollDesc is looked at (registered)
+ * only after closing reads 0: goro_close clears registered before it
+ * clears closing (release), so a call that reads the cleared closing (an
+ * acquire, being seq-cst) reads registered 0 and registers the number
+ * afresh, never the closed descriptor's registration (issue 7, point 10:
+ * read the other way round, registered 1 could be the closed one's and
+ * closing 0 the end of that close). */
 static int pd_enter(int fd, pollDesc **pdp)
 {
+    if (fd < 0)
+        return -EBADF;
+    int err = pd_slot(fd, pdp);
+    if (err)
+        return err;
+    pollDesc *pd = *pdp;
     for (;;) {
-        int err = pd_get(fd, pdp);
-        if (err)
-            return err;
-        pollDesc *pd = *pdp;
         __atomic_add_fetch(&pd->refs, 1, __ATOMIC_SEQ_CST);
         if (!__atomic_load_n(&pd->closing, __ATOMIC_SEQ_CST))
-            return 0;
+            break;
         pd_leave(pd);
         while (load_acquire(&pd->closing))
             pd_pause();
     }
+    err = load_acquire(&pd->registered) ? 0 : pd_register(pd, fd);
+    if (err)
+        pd_leave(pd);
+    return err;
 }
 
 /* The start of every call: fd's pollDesc entered (pd_leave at the end)
@@ -380,6 +483,15 @@ static int pd_prepare(int fd, int mode, pollDesc **pdp, uint32_t *seq)
     return err;
 }
 
+/* read, and write below, returning -errno: errno read after a
+ * GORO_BLOCKING could be another thread's (the goroutine may come back on
+ * another M). */
+static ssize_t sys_read(int fd, void *buf, size_t len)
+{
+    ssize_t n = read(fd, buf, len);
+    return n < 0 ? -errno : n;
+}
+
 /* After a non-blocking call failed with errno e: 0 to try again (EINTR,
  * or EAGAIN and fd became ready), or the error to return. */
 static int pd_retry(pollDesc *pd, int mode, uint32_t seq, int e)
@@ -391,21 +503,15 @@ static int pd_retry(pollDesc *pd, int mode, uint32_t seq, int e)
     return pd_wait(pd, mode, seq, 0);
 }
 
+/* A regular file blocks in the kernel (a system call hand-off); EAGAIN
+ * from one means that its number now holds a new descriptor (pd_wait). */
 static ssize_t fd_read(pollDesc *pd, uint32_t seq, int fd, void *buf, size_t len)
 {
-    int err;
-    if (pd_blocking(pd)) {
-        ssize_t n;
-        do
-            n = GORO_BLOCKING(read(fd, buf, len));
-        while (n < 0 && errno == EINTR);
-        return n < 0 ? -errno : n;
-    }
     for (;;) {
-        ssize_t n = read(fd, buf, len);
+        ssize_t n = pd_blocking(pd) ? GORO_BLOCKING(sys_read(fd, buf, len)) : sys_read(fd, buf, len);
         if (n >= 0)
             return n;
-        err = pd_retry(pd, POLL_READ, seq, errno);
+        int err = pd_retry(pd, POLL_READ, seq, (int)-n);
         if (err)
             return err;
     }
@@ -445,13 +551,21 @@ ssize_t goro_read(int fd, void *buf, size_t len)
 }
 
 /* send with MSG_NOSIGNAL on sockets (a gone peer gives EPIPE, not
- * SIGPIPE); write on anything else. */
+ * SIGPIPE) and MSG_DONTWAIT (never blocking the thread, even where the
+ * number now holds a new descriptor in blocking mode that pd_refresh has
+ * not seen yet); write on anything else. -errno on failure. */
 static ssize_t write_nosignal(int fd, const void *buf, size_t len)
 {
-    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == ENOTSOCK)
         n = write(fd, buf, len);
-    return n;
+    return n < 0 ? -errno : n;
+}
+
+static ssize_t sys_write(int fd, const void *buf, size_t len)
+{
+    ssize_t n = write(fd, buf, len);
+    return n < 0 ? -errno : n;
 }
 
 static ssize_t fd_write(pollDesc *pd, uint32_t seq, int fd, const void *buf, size_t len)
@@ -464,7 +578,7 @@ static ssize_t fd_write(pollDesc *pd, uint32_t seq, int fd, const void *buf, siz
             return err;
         ssize_t n;
         if (pd_blocking(pd))
-            n = GORO_BLOCKING(write(fd, (const char *)buf + done, len - done));
+            n = GORO_BLOCKING(sys_write(fd, (const char *)buf + done, len - done));
         else
             n = write_nosignal(fd, (const char *)buf + done, len - done);
         if (n >= 0) {
@@ -473,9 +587,7 @@ static ssize_t fd_write(pollDesc *pd, uint32_t seq, int fd, const void *buf, siz
                 break;
             continue;
         }
-        if (pd_blocking(pd) && errno != EINTR)
-            return -errno;
-        err = pd_retry(pd, POLL_WRITE, seq, errno);
+        err = pd_retry(pd, POLL_WRITE, seq, (int)-n);
         if (err)
             return err;
     }
@@ -626,6 +738,13 @@ int goro_set_deadline(int fd, int64_t read_deadline, int64_t write_deadline)
     int err = pd_enter(fd, &pd);
     if (err)
         return err;
+    /* Deadlines go to the descriptor now at fd: one a later pd_refresh
+     * found stale would lose them. */
+    err = pd_refresh(pd);
+    if (err < 0) {
+        pd_leave(pd);
+        return err;
+    }
     spinlock(&pd->lock);
     pd->rd = read_deadline > 0 ? read_deadline : 0;
     pd->wd = write_deadline > 0 ? write_deadline : 0;
@@ -655,15 +774,18 @@ int goro_close(int fd)
     if (!pd || !load_acquire(&pd->registered) ||
         !__atomic_compare_exchange_n(&pd->closing, &open, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         return close(fd) == 0 ? 0 : -errno; /* not ours, or already closing */
-    /* Release: a waiter that sees the new seq sees the close. */
-    __atomic_add_fetch(&pd->seq, 1, __ATOMIC_RELEASE);
+    /* Seq-cst: pd_wait's Dekker (there); a waiter that sees the new seq
+     * sees the close. */
+    __atomic_add_fetch(&pd->seq, 1, __ATOMIC_SEQ_CST);
     pd_wake_all(pd);
     pd_drain(pd);
     if (load_relaxed(&pd->registered) == 1)
         netpollclose_os(fd);
-    /* close under the lock that pd_get holds to register the number
+    /* close under the lock that pd_register holds to register the number
      * again: a later call on it finds it closed (-EBADF) or reused, never
-     * half-closed. */
+     * half-closed. registered is cleared before closing (pd_enter's
+     * argument): a call that sees the close over sees the pollDesc
+     * unregistered. */
     spinlock(&pd->lock);
     int rc = close(fd) == 0 ? 0 : -errno;
     store_release(&pd->registered, 0);

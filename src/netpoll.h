@@ -34,7 +34,7 @@ typedef struct pollDesc {
     goro_mutex rmu, wmu;
 } pollDesc;
 
-void netpollinit_os(void);
+int netpollinit_os(void);
 void netpollfini_os(void);
 int netpollopen_os(int fd, pollDesc *pd);
 void netpollclose_os(int fd);

@@ -20,17 +20,25 @@ static uint32_t breaking; /* atomic: a break is written and not yet read */
 static char break_marker; /* its address tags the eventfd's events */
 static uint32_t no_pwait2;  /* atomic: the kernel lacks epoll_pwait2 */
 
-void netpollinit_os(void)
+/* 0, or -errno (-EMFILE, -ENFILE, -ENOMEM) with nothing left open: the
+ * caller returns the error and a later call tries again. */
+int netpollinit_os(void)
 {
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0)
-        throw("netpollinit: epoll_create1 failed");
-    breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (breakfd < 0)
-        throw("netpollinit: eventfd failed");
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        return -errno;
+    int bfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &break_marker };
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0)
-        throw("netpollinit: cannot watch the eventfd");
+    if (bfd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, bfd, &ev) != 0) {
+        int err = -errno;
+        if (bfd >= 0)
+            close(bfd);
+        close(ep);
+        return err;
+    }
+    epfd = ep;
+    breakfd = bfd;
+    return 0;
 }
 
 void netpollfini_os(void)
@@ -43,15 +51,13 @@ void netpollfini_os(void)
     store_relaxed(&breaking, 0);
 }
 
-/* 0, or -errno; -EPERM means fd cannot be polled (a regular file). */
+/* 0 (added), -EEXIST (this descriptor, the same open file at the same
+ * number, is already watched), -EPERM (fd cannot be polled: a regular
+ * file), or another -errno. */
 int netpollopen_os(int fd, pollDesc *pd)
 {
     struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = pd };
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
-        return 0;
-    if (errno == EEXIST) /* a dup of a descriptor we already watch */
-        return 0;
-    return -errno;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
 }
 
 void netpollclose_os(int fd)

@@ -202,6 +202,11 @@ goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg); /* fn runs
 int goro_timer_stop(goro_timer *t);         /* 1 stopped before firing, 0 already fired or stopped */
 int goro_timer_reset(goro_timer *t, int64_t delay_ns); /* 1 if it was active, 0 if not (Go's Reset) */
 int goro_timer_free(goro_timer *t);         /* 0; stops it, then frees it and its channel (-EBUSY while waited on) */
+/* Delays and periods are clamped at the end of time: goro_now() + ns past
+ * INT64_MAX means never, not at once (Go's time.Sleep(math.MaxInt64)).
+ * A timer used after goro_timer_free ends the process with "fatal error:
+ * CALL: timer already freed" (exit status 2) while its memory has not been
+ * reused, as for channels. */
 
 /* ---- Observability ---- */
 

@@ -537,13 +537,9 @@ static void stopm(void)
  * neither, start an M to re-plan its sleep. */
 void wake_for_timer(int64_t when)
 {
-    /* Store buffering with an M going idle: we stored the timer (heap
-     * and timers.first) and now read npidle, nmspinning and the idle Ms;
-     * findRunnable and handoffp make a P idle (npidle, nmspinning) and
-     * then read timers.first. Without a full fence on both sides (theirs
-     * is next to their read) each could miss the other's store: the P
-     * would sleep without our timer and we would wake nobody. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    /* The relaxed reads below come after addtimer's seq-cst RMW on
+     * sched.ntimers: the adder's half of the store-buffering protocol with
+     * Ms going idle (see timers_sync_idle). */
     if (load_relaxed(&sched.npidle) == 0)
         return;
     /* Relaxed reads are enough: a stale lastpoll/pollUntil pair either
@@ -686,8 +682,8 @@ void handoffp(p *pp)
     spinunlock(&sched.runqlock);
     unlock(&sched.lock);
     /* Idle first, then the timers: a timer added meanwhile either is seen
-     * here or its adder sees the P idle (the fences of wake_for_timer). */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+     * here or its adder sees the P idle (timers_sync_idle). */
+    timers_sync_idle();
     int64_t when = load_relaxed(&pp->timers.first);
     if (when != 0)
         wake_for_timer(when); /* an idle M must run this P's timers */
@@ -1120,10 +1116,10 @@ top:;
     }
     /* Sleep until the earliest timer of any P, then run it with any idle P.
      * With goroutines waiting for I/O, one M sleeps in netpoll instead.
-     * The fence pairs with wake_for_timer's: our P is idle (npidle, and
-     * nmspinning dropped) before we read the timers, so a timer added
-     * concurrently is seen here or its adder sees our P idle. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+     * Our P is idle (npidle, and nmspinning dropped) before we read the
+     * timers, so a timer added concurrently is seen here or its adder sees
+     * our P idle (timers_sync_idle). */
+    timers_sync_idle();
     int64_t pollUntil = timeSleepUntil();
     /* The exchange elects one poller among the idle Ms; sysmon and
      * findRunnable skip polling while lastpoll is 0 (it blocks for them). */

@@ -393,6 +393,7 @@ void semafini(void);
 /* ---------------------------------------------------------------- time.c */
 void checkTimers(p *pp, int64_t now);
 int64_t timeSleepUntil(void);
+void timers_sync_idle(void); /* an M that made its P idle, before reading timers */
 void moveTimers(p *dead, p *pp);
 void wake_for_timer(int64_t when);
 bool addtimer(timer *t);     /* t idle; false without memory */

@@ -125,7 +125,10 @@ bool addtimer(timer *t)
         return false;
     }
     store_release(&t->state, TIMER_INHEAP);
-    __atomic_add_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST); /* before anyone can fire it */
+    /* Before anyone can fire it; and seq-cst because it is the adder's
+     * half of timers_sync_idle: it follows the heap stores and precedes
+     * wake_for_timer's reads of the idle Ps and Ms. */
+    __atomic_add_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
     unlock(&pp->timers.lock);
     wake_for_timer(when);
     return true;
@@ -214,6 +217,21 @@ void checkTimers(p *pp, int64_t now)
         lock(&pp->timers.lock);
     }
     unlock(&pp->timers.lock);
+}
+
+/* Called by an M that has just made its P idle (npidle, nmspinning),
+ * before it reads the timers to decide how long to sleep. Adding a timer
+ * is the mirror image: store the heap, then read whether a P is idle
+ * (wake_for_timer). That is store buffering: with plain or acquire/release
+ * accesses both sides may miss the other's store, and the P sleeps without
+ * the timer while its adder wakes nobody. Both sides do a seq-cst RMW on
+ * sched.ntimers between their store and their read (addtimer's increment,
+ * this +0): the later of the two in ntimers' modification order reads from
+ * the earlier and synchronises with it, so it sees the other's store.
+ * (An RMW rather than a fence: ThreadSanitizer does not model fences.) */
+void timers_sync_idle(void)
+{
+    __atomic_fetch_add(&sched.ntimers, 0, __ATOMIC_SEQ_CST);
 }
 
 /* The earliest timer of any P, 0 if none. */

@@ -292,6 +292,11 @@ static void test_overflow(void)
     goro_timer_free(tn);
     goro_timer_free(ta);
     goro_timer_free(tp);
+    goro_chan_close(never); /* the select returns case 0 and frees its timer */
+    for (int i = 0; i < 2000 && atomic_load(&overflow_woke) != 10; i++)
+        goro_sleep(1 * MS);
+    CHECK(atomic_load(&overflow_woke) == 10, "the select did not return case 0 after the close");
+    goro_chan_free(never);
     tap_ok("INT64_MAX deadlines saturate: sleep, select, timers and a ticker's period do not fire at once");
 }
 

@@ -33,19 +33,9 @@ goro_chan *goro_chan_make(size_t elem_size, size_t cap)
     return c;
 }
 
-/* Ends the process if c is not a live channel (freed already, or never
- * made by goro_chan_make): Go's "close of nil channel" class of misuse.
- * A freed channel's memory is read on purpose, hence no sanitizer checks
- * here; the word lies past malloc's free-list links, so it survives the
- * free until the memory is reused (a reused block is not caught). */
-__attribute__((no_sanitize("address", "thread"))) static void chan_check_live(const goro_chan *c,
-                                                                             const char *call)
+static void chan_check_live(const goro_chan *c, const char *call)
 {
-    uint64_t magic = *(const volatile uint64_t *)&c->magic;
-    if (magic == CHAN_FREED)
-        throwf("%s: channel already freed", call);
-    if (magic != CHAN_LIVE)
-        throwf("%s: not a channel (freed, or not made by goro_chan_make)", call);
+    check_live(&c->magic, CHAN_LIVE, CHAN_FREED, call, "channel");
 }
 
 /* ------------------------------------------------------------ wait queues */
@@ -347,7 +337,7 @@ int goro_chan_free(goro_chan *c)
     spinunlock(&c->lock);
     if (busy)
         return -EBUSY;
-    *(volatile uint64_t *)&c->magic = CHAN_FREED; /* volatile: a store just before free is otherwise dropped */
+    mark_freed(&c->magic, CHAN_FREED);
     free(c);
     return 0;
 }

@@ -27,3 +27,26 @@ _Noreturn void throwf(const char *fmt, ...)
     dumpgoroutines(2);
     _exit(2);
 }
+
+/* Ends the process if *word is not `live`: the object was freed already
+ * (it holds `freed`) or never made by goro, as Go does for misuse it can
+ * detect (a second free spun forever on the freed block's lock). The
+ * freed memory is read on purpose, hence no sanitizer checks; the word
+ * lies past malloc's free-list links, so it survives the free until the
+ * block is reused (a reused block is not caught). */
+__attribute__((no_sanitize("address", "thread"))) void check_live(const uint64_t *word, uint64_t live,
+                                                                 uint64_t freed, const char *call,
+                                                                 const char *what)
+{
+    uint64_t v = *(const volatile uint64_t *)word;
+    if (v == freed)
+        throwf("%s: %s already freed", call, what);
+    if (v != live)
+        throwf("%s: not a %s (freed, or not made by goro)", call, what);
+}
+
+/* Volatile: a store just before free() is otherwise dropped as dead. */
+void mark_freed(uint64_t *word, uint64_t freed)
+{
+    *(volatile uint64_t *)word = freed;
+}

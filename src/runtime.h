@@ -45,6 +45,11 @@ typedef struct p p;
 /* ------------------------------------------------------------ fatal errors */
 _Noreturn void throw(const char *msg);
 _Noreturn void throwf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Objects the user frees (channels, timers) carry a word: live until
+ * freed, then freed; calls check it on entry (use after free, detected
+ * while the block is not reused). */
+void check_live(const uint64_t *word, uint64_t live, uint64_t freed, const char *call, const char *what);
+void mark_freed(uint64_t *word, uint64_t freed);
 
 /* ------------------------------------------------------------ lock_futex.c */
 typedef struct mutex {

@@ -336,18 +336,9 @@ struct goro_timer {
     void *arg;
 };
 
-/* Ends the process on a timer freed already (or never made here), as
- * Go does for misuse it can detect: a second free spun forever on the
- * freed lock. The freed memory is read on purpose, so no sanitizer checks
- * here; a block malloc has reused is not caught. */
-__attribute__((no_sanitize("address", "thread"))) static void timer_check_live(const goro_timer *t,
-                                                                              const char *call)
+static void timer_check_live(const goro_timer *t, const char *call)
 {
-    uint64_t magic = *(const volatile uint64_t *)&t->magic;
-    if (magic == GTIMER_FREED)
-        throwf("%s: timer already freed", call);
-    if (magic != GTIMER_LIVE)
-        throwf("%s: not a timer (freed, or not made by goro_timer_new or goro_after_func)", call);
+    check_live(&t->magic, GTIMER_LIVE, GTIMER_FREED, call, "timer");
 }
 
 /* Go's sendTime: a non-blocking send, so a slow reader of a periodic
@@ -479,7 +470,7 @@ int goro_timer_free(goro_timer *t)
     FOREIGN_DONE();
     if (t->c && goro_chan_free(t->c) != 0)
         return -EBUSY; /* a goroutine still waits on the channel */
-    *(volatile uint64_t *)&t->magic = GTIMER_FREED; /* volatile: a store before free() is otherwise dropped */
+    mark_freed(&t->magic, GTIMER_FREED);
     free(t);
     return 0;
 }

@@ -311,7 +311,11 @@ static bool pd_expired(pollDesc *pd, int mode, int64_t deadline)
  * pd_wait's Dekker with goro_close. */
 static int pd_check(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
 {
-    if (__atomic_load_n(&pd->seq, __ATOMIC_SEQ_CST) != seq)
+    /* closing too, not just seq: a call copies seq after pd_enter saw
+     * closing 0, so a close that began in between is already in its copy
+     * and only closing (set until the close is over, and pd_enter waits
+     * out an earlier one) says so. Seq-cst: pd_wait's Dekker. */
+    if (__atomic_load_n(&pd->seq, __ATOMIC_SEQ_CST) != seq || __atomic_load_n(&pd->closing, __ATOMIC_SEQ_CST))
         return -EBADF;
     if (!pd_expired(pd, mode, deadline))
         return 0;
@@ -770,10 +774,13 @@ int goro_close(int fd)
     pollDesc *chunk = fd < PD_CHUNK * PD_CHUNKS ? load_acquire(&pdtab[fd / PD_CHUNK]) : NULL;
     pollDesc *pd = chunk ? &chunk[fd % PD_CHUNK] : NULL;
     uint32_t open = 0;
-    /* Seq-cst: closing is set before refs is read (pd_enter's Dekker). */
-    if (!pd || !load_acquire(&pd->registered) ||
-        !__atomic_compare_exchange_n(&pd->closing, &open, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return close(fd) == 0 ? 0 : -errno; /* not ours, or already closing */
+    if (!pd || !load_acquire(&pd->registered))
+        return close(fd) == 0 ? 0 : -errno; /* not ours */
+    /* Seq-cst: closing is set before refs is read (pd_enter's Dekker). A
+     * close already under way owns the number: closing it here too could
+     * close a descriptor that reused it once the first one is done. */
+    if (!__atomic_compare_exchange_n(&pd->closing, &open, 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        return -EBADF;
     /* Seq-cst: pd_wait's Dekker (there); a waiter that sees the new seq
      * sees the close. */
     __atomic_add_fetch(&pd->seq, 1, __ATOMIC_SEQ_CST);

@@ -8,6 +8,7 @@
 #include "netpoll.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -79,6 +80,17 @@ void netpollBreak(void)
 /* Waits up to delay ns (< 0 forever, 0 not at all) and readies, through
  * netpollready, the goroutines whose descriptors became ready: they are
  * pushed on *list. */
+/* epoll_wait's timeout: milliseconds rounded up, -1 to block; a delay
+ * past INT_MAX ms (24.8 days) is capped, not wrapped to a negative
+ * "forever" that would sleep through the timer it was computed for. */
+static int delay_ms(int64_t delay)
+{
+    if (delay < 0)
+        return -1;
+    int64_t ms = delay / 1000000 + (delay % 1000000 != 0);
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 void netpoll(int64_t delay, gList *list)
 {
     if (epfd < 0)
@@ -97,7 +109,7 @@ void netpoll(int64_t delay, gList *list)
             store_relaxed(&no_pwait2, 1);
     }
     if (load_relaxed(&no_pwait2)) /* before Linux 5.11, or filtered by seccomp: milliseconds, rounded up */
-        n = epoll_wait(epfd, events, NETPOLL_EVENTS, delay < 0 ? -1 : (int)((delay + 999999) / 1000000));
+        n = epoll_wait(epfd, events, NETPOLL_EVENTS, delay_ms(delay));
     if (n < 0) {
         if (errno != EINTR)
             throwf("netpoll: epoll_pwait2 failed: errno %d", errno);

@@ -301,7 +301,11 @@ static void take_signal(int sig, void (*fn)(int, siginfo_t *, void *), chained *
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     store_relaxed(&prev->reset_done, 0);
-    sigaction(sig, &sa, &prev->act);
+    /* The old action is saved before ours is installed: sigaction's own
+     * copy-out comes after the kernel switched handlers, and a signal on
+     * another thread in between would find prev half written. */
+    prev->act = cur;
+    sigaction(sig, &sa, NULL);
 }
 
 /* goro's SIGQUIT dump, unless the program handles SIGQUIT itself. */

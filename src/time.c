@@ -173,6 +173,13 @@ static int64_t next_when(const timer *t, int64_t now)
 static void rearm(p *pp, timer *t, int64_t now)
 {
     lock(&pp->timers.lock);
+    if (load_acquire(&t->state) == TIMER_STOPPING) {
+        /* Stopped already: do not touch the heap (timers.first would
+         * announce a deadline that is not there). */
+        unlock(&pp->timers.lock);
+        store_release(&t->state, TIMER_IDLE); /* the last touch: t may be freed now */
+        return;
+    }
     t->when = next_when(t, now);
     store_release(&t->pp, pp);
     if (!heap_push(pp, t))
@@ -425,6 +432,9 @@ goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg)
     if (foreign_)      \
     foreign_exit()
 
+/* Returns once the timer's function is not running either (Go's deltimer
+ * waits for a running timer): after a 0, a tick sent by the firing that
+ * won is already in the channel, so the drain-after-stop idiom works. */
 int goro_timer_stop(goro_timer *t)
 {
     if (!t)
@@ -433,6 +443,7 @@ int goro_timer_stop(goro_timer *t)
     FOREIGN_GUARD(-EPERM);
     lock(&t->oplock);
     int stopped = timer_stop(&t->t);
+    timer_quiesce(&t->t);
     unlock(&t->oplock);
     FOREIGN_DONE();
     return stopped;

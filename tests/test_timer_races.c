@@ -8,6 +8,10 @@
  *     moment it delivers a tick: the re-arm of a stopped timer must not
  *     land (it ticked forever), reset must not insert it twice (SIGSEGV in
  *     the heap), free must not free a timer about to be pushed (bug 2).
+ * (b2) goro_timer_stop from a plain thread at the moment a one-shot timer
+ *     fires: when it returns 0 ("already fired") the tick is in the
+ *     channel, as after Go's Stop (review of issue 7: stop returned while
+ *     the firing M had not sent yet, and a drain after it found nothing).
  * (c) pending timers stopped by a plain thread while goro_maxprocs moves
  *     them to another P: every stop of a timer due in a minute reports
  *     that it was pending, and none fires (bug 5). White-box first: a
@@ -131,6 +135,47 @@ static void test_rearm_race(int op)
     CHECK(rearmed == 0, "%ld of %ld periodic timers ticked on after %s raced their re-arm", rearmed, n,
           op_names[op]);
     tap_ok("%s racing a periodic timer's re-arm: %ld rounds, no tick after it, no crash", op_names[op], n);
+}
+
+typedef struct drain_round {
+    goro_timer *t;
+    int64_t due;
+    int stopped;
+    int drained;
+} drain_round;
+
+/* Aims at the window: spins until the firing M has taken the timer out
+ * of its heap (state RUNNING; a goro_timer begins with its timer). */
+static void *stop_at_due(void *arg)
+{
+    drain_round *r = arg;
+    const timer *t = (const timer *)r->t;
+    while (load_acquire(&t->state) == TIMER_INHEAP && goro_now() < r->due + 100 * MS) {
+    }
+    r->stopped = goro_timer_stop(r->t);
+    r->drained = goro_chan_tryrecv(goro_timer_chan(r->t), NULL);
+    return NULL;
+}
+
+static void test_stop_drains(void)
+{
+    long n = rounds(1000), fired = 0, missed = 0;
+    for (long i = 0; i < n; i++) {
+        drain_round r = { .due = goro_now() };
+        r.t = goro_timer_new(30 * US, 0);
+        CHECK(r.t != NULL, "goro_timer_new");
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, stop_at_due, &r) == 0, "pthread_create");
+        GORO_BLOCKING(pthread_join(th, NULL)); /* the P runs the timer meanwhile */
+        CHECK(r.stopped == 0 || r.stopped == 1, "stop returned %d", r.stopped);
+        if (r.stopped == 0) {
+            fired++;
+            missed += r.drained != 1;
+        }
+        CHECK(goro_timer_free(r.t) == 0, "free");
+    }
+    CHECK(missed == 0, "%ld of %ld stops that said \"already fired\" found no tick to drain", missed, fired);
+    tap_ok("stop racing a firing: %ld of %ld rounds had fired, each with its tick in the channel", fired, n);
 }
 
 /* ------------------------------------------------------------ (c) */
@@ -303,11 +348,12 @@ static void test_overflow(void)
 static int main_fn(int argc, char **argv)
 {
     (void)argc, (void)argv;
-    tap_plan(7);
+    tap_plan(8);
     test_notetsleep_past();
     test_rearm_race(STOP);
     test_rearm_race(RESET);
     test_rearm_race(FREE);
+    test_stop_drains();
     test_move_keeps_pp();
     test_stop_during_move();
     test_overflow();

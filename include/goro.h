@@ -90,7 +90,7 @@ int     goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen); /* new f
 int     goro_connect(int fd, const struct sockaddr *addr, socklen_t addrlen); /* 0 or -errno (-ECONNREFUSED, ...) */
 int     goro_wait_fd(int fd, int events, int64_t timeout_ns); /* POLLIN/POLLOUT: the ready events, or -ETIMEDOUT */
 int     goro_set_deadline(int fd, int64_t read_deadline, int64_t write_deadline); /* absolute goro_now() times, 0 = none; also for calls already blocked (-ETIMEDOUT) */
-int     goro_close(int fd);   /* wakes goroutines blocked on fd with -EBADF, then closes it */
+int     goro_close(int fd);   /* wakes goroutines blocked on fd with -EBADF, then closes it; -EBADF while another goro_close of fd is under way */
 
 /* ---- Channels and select ---- */
 

@@ -356,6 +356,10 @@ static void pidleput(p *pp)
         throw("pidleput: P has non-empty run queue");
     pp->link = sched.pidle;
     sched.pidle = pp;
+    /* Seq-cst although its readers (wakep, wake_for_timer, sysmon) load
+     * it relaxed: it is the store half of findRunnable's and handoffp's
+     * "idle, then look at the timers" (timers_sync_idle orders it before
+     * their reads), and readers that need the list itself take the lock. */
     __atomic_add_fetch(&sched.npidle, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -422,6 +426,9 @@ static p *releasep(void)
         throw("releasep: invalid p state");
     mp->p = NULL;
     store_relaxed(&pp->m, NULL);
+    /* Relaxed: only _Psyscall is CASed by others (sysmon's retake, the
+     * stopper), and a P in _Prunning is changed by its owner alone; the P
+     * is published to other Ms by pidleput under sched.lock. */
     store_relaxed(&pp->status, _Pidle);
     return pp;
 }

@@ -120,10 +120,35 @@ void gostart_trampoline(void);
 uintptr_t getcallersp(void);
 
 /* ----------------------------------------------------------------- G, M, P */
+/* A G's status says who owns it (Go's runtime2.go), and so who may write
+ * its other fields:
+ *   _Gidle      just allocated, not yet published: its creator.
+ *   _Grunnable  on a run queue or in runnext: not running; whoever takes it
+ *               off the queue (a CAS on the queue or runnext) owns it next.
+ *   _Grunning   running user code on g->m: that M owns the G and its stack.
+ *   _Gsyscall   in goro_syscall_enter/exit: still owned by its M, which may
+ *               have lost its P (the P is _Psyscall, or retaken).
+ *   _Gwaiting   parked (gopark): owned by nobody until a waker claims it
+ *               (the wait queue's lock, or a select's CAS) and readies it;
+ *               its stack is not in use but must not be freed.
+ *   _Gdead      exited, on a free list: owned by that list's lock or P.
+ *   _Gpreempted unused (preemption is cooperative: a preempted G is
+ *               _Grunnable on the global queue). */
 enum gstatus {
     _Gidle, _Grunnable, _Grunning, _Gsyscall, _Gwaiting, _Gdead, _Gpreempted,
 };
 
+/* A P's status:
+ *   _Pidle     on sched.pidle (under sched.lock), or held by a thread that
+ *              is about to hand it on (handoffp, startm's nextp).
+ *   _Prunning  owned by p->m, which alone changes it (relaxed stores).
+ *   _Psyscall  its M is in a system call and may take it back with a CAS
+ *              (exitsyscall) while sysmon may retake it with a CAS
+ *              (_Psyscall -> _Pidle) or stop-the-world may claim it
+ *              (_Psyscall -> _Pgcstop): the CAS decides who owns it.
+ *   _Pgcstop   stopped by stop-the-world, owned by the stopper.
+ *   _Pdead     beyond gomaxprocs after a shrink; kept for reuse, never
+ *              freed (sysmon reads allp without a lock). */
 enum pstatus { _Pidle, _Prunning, _Psyscall, _Pgcstop, _Pdead };
 
 enum waitreason {
@@ -155,57 +180,65 @@ typedef struct stack {
 /* The first two cache lines hold what a switch touches (the G is
  * allocated cache-line aligned): a goroutine woken on another core, or
  * after 500 others ran, costs two misses here instead of three. */
+/* Guards: "owner" is whoever owns the G by its status (above). Fields
+ * set at creation are written before the G is published on a run queue
+ * (whose release store or lock orders them) and only read afterwards. */
 struct g {
-    gobuf sched;
-    uint32_t atomicstatus;   /* enum gstatus, changed with casgstatus */
-    uint32_t preempt;        /* set by sysmon; honoured at runtime entries */
-    m *m;                    /* the M running it, while it runs */
-    uintptr_t minsp;         /* lowest sp seen at a switch: how far the stack grew */
-    int64_t goid;
-    uint8_t waitreason;
-    stack stack;
+    gobuf sched;             /* owner: saved by mcall, loaded by gogo */
+    uint32_t atomicstatus;   /* atomic: casgstatus, or the owner's check-and-store */
+    uint32_t preempt;        /* atomic: set by sysmon, cleared by the owner; honoured at runtime entries */
+    m *m;                    /* the M running it, while it runs; owner-written, read relaxed by dumps */
+    uintptr_t minsp;         /* owner: lowest sp seen at a switch (how far the stack grew) */
+    int64_t goid;            /* set at creation */
+    uint8_t waitreason;      /* the G itself before it parks; read relaxed by dumps and traces */
+    stack stack;             /* set at creation or gfget by the owner */
     /* Cold: creation, free lists, dumps. */
-    __attribute__((aligned(CACHE_LINE))) g *schedlink; /* free lists */
-    g *alllink;
-    m *lockedm;              /* goro_lock_os_thread: the only M that runs it */
-    uint32_t lockedcount;    /* nesting of goro_lock_os_thread */
-    int64_t parentgoid;
-    goro_fn fn;
+    __attribute__((aligned(CACHE_LINE))) g *schedlink; /* the gList it is on: that list's owner or lock */
+    g *alllink;              /* allgs: allglock */
+    m *lockedm;              /* owner: the only M that runs it (goro_lock_os_thread) */
+    uint32_t lockedcount;    /* owner: nesting of goro_lock_os_thread */
+    int64_t parentgoid;      /* set at creation */
+    goro_fn fn;              /* set at creation, cleared by goexit0 (owner) */
     void *arg;
-    char name[32];
-    void *tsan_fiber;
-    void *asan_fake_stack;
+    char name[32];           /* set at creation */
+    void *tsan_fiber;        /* owner M, at switches and goexit */
+    void *asan_fake_stack;   /* owner M, at switches */
 };
 
 typedef struct globrunq { g **buf; uint32_t cap, head, tail; } globrunq;
 typedef struct traceBuf traceBuf;
 typedef struct gList { g *head; } gList;
 
+/* Guards: "own thread" fields are touched only by the M's thread. nextp
+ * and spinning are also written by the one thread that took the M off
+ * sched.midle (startm, under sched.lock) while the M sleeps on park; the
+ * note's release/acquire hands them over. */
 struct m {
-    int64_t id;
-    g *g0;                   /* scheduling goroutine: the thread's own stack */
-    g *curg;
-    p *p;
-    p *nextp;
-    bool spinning;
-    note park;
-    m *schedlink;
-    m *alllink;
-    uintptr_t g0sp;          /* where mcall starts its function on g0 */
-    uintptr_t g0stacklo, g0stacksize;
-    void *g0_asan_fake_stack;
-    void *sigaltstack_mem;
-    jmp_buf exitjmp;         /* mexit unwinds to the thread's start */
-    int64_t sleepuntil;      /* idle with a timeout until then (under sched.lock) */
+    int64_t id;              /* set by allocm */
+    g *g0;                   /* set by allocm; scheduling goroutine: the thread's own stack */
+    g *curg;                 /* own thread (release in execute); read acquire by preemptone, relaxed by dumps */
+    p *p;                    /* own thread (acquirep/releasep); others look at p->m */
+    p *nextp;                /* startm -> the woken M (see above) */
+    bool spinning;           /* own thread, or startm (see above); counted in sched.nmspinning */
+    note park;               /* the M sleeps on it while idle */
+    m *schedlink;            /* sched.midle: sched.lock */
+    m *alllink;              /* allm: prepended under sched.lock, walked at exit and by dumps */
+    uintptr_t g0sp;          /* own thread: where mcall starts its function on g0 */
+    uintptr_t g0stacklo, g0stacksize; /* own thread */
+    void *g0_asan_fake_stack;         /* own thread */
+    void *sigaltstack_mem;            /* own thread */
+    jmp_buf exitjmp;         /* own thread: mexit unwinds to the thread's start */
+    int64_t sleepuntil;      /* sched.lock: idle with a timeout until then (a timer covered) */
     /* System calls (goro_syscall_enter/exit): the P left in _Psyscall, and
      * insyscall, 1 while in the call. The runtime's exit turns it to 2 with
      * a CAS to abandon an M stuck in the kernel; the M, back from the call,
      * finds its CAS 1 -> 0 failed and ends its thread. */
-    p *oldp;
+    p *oldp;                 /* own thread */
     uint32_t insyscall;      /* atomic */
-    pthread_t thread;        /* m0's: kicked out of a system call at exit */
-    /* goro_lock_os_thread: the G that owns this thread; lockedidle while
-     * parked waiting for it (sched.mlockedidle, under sched.lock). */
+    pthread_t thread;        /* set at start: m0's, kicked out of a system call at exit */
+    /* goro_lock_os_thread: the G that owns this thread (own thread);
+     * lockedidle and lockedlink while parked waiting for it
+     * (sched.mlockedidle, under sched.lock). */
     g *lockedg;
     bool lockedidle;
     m *lockedlink;
@@ -240,29 +273,31 @@ typedef struct sysmontick {
  * reads status, timers.first, runqhead/runqtail and, last, runnext) do not
  * pull lines the owner writes on every switch: a spinning M polling the
  * line with runnext made each ping-pong hand-off an 83 ns miss. */
+/* Guards: "owner" is the M holding the P (p->m, status _Prunning or
+ * _Psyscall); with the world stopped the stopper owns every P. */
 struct p {
     /* Read by other Ms, rarely written. */
-    int32_t id;
-    uint32_t status;         /* enum pstatus */
-    p *link;                 /* idle list */
-    m *m;                    /* back-link to the M that owns it */
-    uint32_t preempt;        /* atomic: sysmon ended this P's time slice */
+    int32_t id;              /* set by newp */
+    uint32_t status;         /* atomic: enum pstatus (see there for who changes it) */
+    p *link;                 /* sched.pidle: sched.lock; procresize's list: world stopped */
+    m *m;                    /* the M that owns it: release in acquirep, sysmon load-acquires */
+    uint32_t preempt;        /* atomic: set by sysmon (time slice over), cleared by the owner */
     sysmontick sysmontick;   /* sysmon's own */
     struct {
-        mutex lock;
+        mutex lock;          /* guards heap, n, cap and each timer's idx */
         timer **heap;        /* 4-ary min-heap on when */
         int32_t n, cap;
-        int64_t first;       /* atomic: heap[0]->when, 0 when empty */
+        int64_t first;       /* atomic: heap[0]->when, 0 when empty; stored under lock, read relaxed */
     } timers;
     /* Written by the owner all the time. */
-    __attribute__((aligned(CACHE_LINE))) uint32_t schedtick; /* incremented on every scheduler call not inheriting time */
+    __attribute__((aligned(CACHE_LINE))) uint32_t schedtick; /* owner; sysmon reads it relaxed. Incremented on every scheduler call not inheriting time */
     uint32_t syscalltick;    /* atomic: bumped when a system call ends or the P is retaken */
     uint64_t nctxswitch;     /* owner-written, read by stats with relaxed loads */
-    uint64_t nsteal;
-    int64_t goidcache, goidcacheend;
-    gList gFree;
-    int32_t gFreeN;
-    traceBuf *tracebuf;      /* execution trace events (trace.c), newest chunk first */
+    uint64_t nsteal;         /* likewise */
+    int64_t goidcache, goidcacheend; /* owner */
+    gList gFree;             /* owner; spilled to sched.gFree under its lock */
+    int32_t gFreeN;          /* owner; read relaxed by gcount */
+    traceBuf *tracebuf;      /* owner; taken by goro_trace_stop with the world stopped (trace.c), newest chunk first */
     /* The run queue: written by the owner at the tail, consumed at the head
      * by the owner and by stealers (see runq.c for the ordering argument).
      * runnext, which a ping-pong rewrites on every hand-off, has a line of
@@ -274,18 +309,19 @@ struct p {
 } __attribute__((aligned(CACHE_LINE)));
 
 typedef struct schedt {
-    uint64_t goidgen;
-    uint32_t npidle;         /* atomic */
-    uint32_t nmspinning;     /* atomic */
+    uint64_t goidgen;        /* atomic (relaxed xadd: ids need uniqueness, not order) */
+    uint32_t npidle;         /* atomic: changed under lock (pidleput/pidleget), read relaxed by wakep */
+    uint32_t nmspinning;     /* atomic: seq-cst RMWs (the spinning protocol, findRunnable) */
     uint32_t needspinning;   /* atomic */
     uint32_t gcwaiting;      /* atomic: stop-the-world in progress */
+    /* Everything from here to runqlock is guarded by lock. */
     __attribute__((aligned(CACHE_LINE))) mutex lock;
     m *midle;
     int32_t nmidle;
     m *mlockedidle;          /* Ms parked until their locked G is runnable */
     int32_t nmidlelocked;
     int32_t nmabandoned;     /* Ms left in system calls when the runtime exited */
-    uint32_t deadcheck;      /* atomic: an M left mid-run; sysmon runs checkdead once its thread is gone */
+    uint32_t deadcheck;      /* atomic, not under lock: an M left mid-run; sysmon runs checkdead once its thread is gone */
     int32_t mnext;           /* number of Ms created, and the next M id */
     int32_t maxmcount;
     int32_t nmexited;
@@ -297,7 +333,7 @@ typedef struct schedt {
     __attribute__((aligned(CACHE_LINE))) spinmutex runqlock;
     globrunq runq;
     int32_t runqsize;        /* written under runqlock, read racily with relaxed loads */
-    __attribute__((aligned(CACHE_LINE))) int32_t stopwait;
+    __attribute__((aligned(CACHE_LINE))) int32_t stopwait; /* sched.lock */
     note stopnote;
     uint32_t sysmonwait;     /* atomic */
     note sysmonnote;

@@ -1,0 +1,83 @@
+/*
+ * The scheduler's internals shared by its files (gate.c, newproc.c,
+ * checkdead.c, m.c, proc.c, syscall.c, procresize.c, debug.c,
+ * lifecycle.c; see the top of proc.c for their layers). What the rest of
+ * the runtime may call is in runtime.h; this header is for those files
+ * only.
+ */
+#ifndef GORO_PROC_H
+#define GORO_PROC_H
+
+#include "runtime.h"
+
+/* A goroutine of the user (not g0, not a plain thread). */
+static inline bool is_user_g(g *gp)
+{
+    return gp && gp->goid > 0;
+}
+
+/* gate.c */
+bool gate_boot(void);
+void gate_open(void);
+void gate_close(void);
+void gate_reset(void);
+
+/* debug.c */
+void debug_start_clock(void);
+
+/* procresize.c */
+void stw_init(void);
+void allp_free(void);
+
+/* proc.c: an mcall function runs on g0 and returns the G to switch to */
+typedef g *(*mcallfn)(g *);
+
+/* checkdead.c */
+void checkdead_dying(int32_t dying);
+
+/* m.c */
+void pidleput(p *pp);
+p *pidleget(void);
+p *pidlegetSpinning(void);
+m *mget(void);
+int32_t mcount(void);
+void acquirep(p *pp);
+p *releasep(void);
+bool stopm_until(int64_t deadline);
+void stopm(void);
+void startm(p *pp, bool spinning);
+void becomeSpinning(m *mp);
+void resetspinning(m *mp);
+void gcstopm(void);
+void stoplockedm(void);
+void unlist_lockedm(m *mp);
+void startlockedm(g *gp);
+void mstart_common(m *mp);
+_Noreturn void mexit(m *mp);
+
+/* newproc.c */
+void setgstatus_owned(g *gp, uint32_t oldval, uint32_t newval);
+int32_t gcount(void);
+void gfput(p *pp, g *gp);
+g *galloc(void);
+void allgs_free(bool abandoned);
+int64_t newproc(goro_fn fn, void *arg, const goro_attr *attr, bool wake);
+
+/* proc.c */
+gobuf *switch_to(m *mp, g *gp);
+void mcall1(mcallfn fn, bool dying);
+g *execute(g *gp, bool inheritTime);
+void recompute_steal_order(int32_t n);
+g *schedule(void);
+void queue_runnable(p *pp, g *gp);
+
+/* procresize.c */
+p *procresize(int32_t nprocs);
+void preemptall(void);
+
+static inline void checkdead(void)
+{
+    checkdead_dying(0);
+}
+
+#endif /* GORO_PROC_H */

@@ -85,6 +85,8 @@ install: build/libgoro.a build/libgoro.so
 	install -m 644 build/libgoro.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 build/libgoro.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' goro.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/goro.pc
+	install -d $(DESTDIR)$(PREFIX)/share/doc/goro
+	install -m 644 docs/API.md $(DESTDIR)$(PREFIX)/share/doc/goro/
 
 clean:
 	rm -rf build

@@ -1,12 +1,15 @@
 /*
  * goro — Go's runtime scheduler (the GMP model) as a C library.
  *
- * The contract of this header is ../shared/API.md. Every function that
- * returns int, ssize_t or int64_t reports failure with a negative errno value.
+ * Its reference, every function with its errors and who may call it, is
+ * docs/API.md (installed as share/doc/goro/API.md). Every function that
+ * returns int, ssize_t or int64_t reports failure with a negative errno
+ * value (the E* constants of <errno.h>, included here).
  */
 #ifndef GORO_H
 #define GORO_H
 
+#include <errno.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +18,16 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* _Noreturn is C11 only: C++ spells it [[noreturn]] (C++11) or, before,
+ * with the GNU attribute. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define GORO_NORETURN [[noreturn]]
+#elif defined(__cplusplus)
+#define GORO_NORETURN __attribute__((noreturn))
+#else
+#define GORO_NORETURN _Noreturn
 #endif
 
 /* The library is built with hidden visibility: only this API is exported. */
@@ -48,7 +61,7 @@ typedef struct goro_attr {
 int64_t goro_go(goro_fn fn, void *arg);
 int64_t goro_go_attr(goro_fn fn, void *arg, const goro_attr *attr);
 void    goro_yield(void);
-_Noreturn void goro_exit(void);
+GORO_NORETURN void goro_exit(void);
 int64_t goro_self(void);
 int     goro_maxprocs(int n);
 int     goro_numgoroutine(void);
@@ -197,13 +210,16 @@ int     goro_sleep(int64_t ns);             /* 0; parks the goroutine (not the t
 
 typedef struct goro_timer goro_timer;
 goro_timer *goro_timer_new(int64_t delay_ns, int64_t period_ns);  /* period 0: one shot */
-goro_chan  *goro_timer_chan(goro_timer *t); /* cap 1, elem int64_t = goro_now() at firing */
+goro_chan  *goro_timer_chan(goro_timer *t); /* cap 1, elem int64_t = goro_now() at firing; NULL+EINVAL for goro_after_func's */
 goro_timer *goro_after_func(int64_t delay_ns, goro_fn fn, void *arg); /* fn runs in its own goroutine */
 int goro_timer_stop(goro_timer *t);         /* 1 stopped before firing, 0 already fired or stopped */
-int goro_timer_reset(goro_timer *t, int64_t delay_ns); /* 1 if it was active, 0 if not (Go's Reset) */
+int goro_timer_reset(goro_timer *t, int64_t delay_ns); /* 1 if it was active, 0 if not (Go's Reset); -ENOMEM: not restarted (left stopped) */
 int goro_timer_free(goro_timer *t);         /* 0; stops it, then frees it and its channel (-EBUSY while waited on) */
 /* Delays and periods are clamped at the end of time: goro_now() + ns past
  * INT64_MAX means never, not at once (Go's time.Sleep(math.MaxInt64)).
+ * The timer calls return -EINVAL (pointer calls NULL+EINVAL) for a NULL
+ * timer and, all but goro_timer_chan, -EPERM (NULL+EPERM) from a plain
+ * thread while no runtime runs.
  * A timer used after goro_timer_free ends the process with "fatal error:
  * CALL: timer already freed" (exit status 2) while its memory has not been
  * reused, as for channels. */
@@ -239,8 +255,10 @@ int  goro_dump(int fd);
  * each P, stops (blocked and why, yield, preemption, system call, exit) and
  * wake-ups, written by goro_trace_stop as Chrome trace-event JSON (open it
  * in ui.perfetto.dev or chrome://tracing). */
-int  goro_trace_start(const char *path); /* 0; -EBUSY if one is running, -errno if path cannot be created, -EPERM off a goroutine */
-int  goro_trace_stop(void);              /* 0 once the file is written; -EINVAL if none is running */
+int  goro_trace_start(const char *path); /* 0; -EINVAL path NULL, -EBUSY if one is running, -errno if path cannot be created,
+                                            -EPERM off a goroutine, -ESRCH while the runtime is exiting */
+int  goro_trace_stop(void);              /* 0 once the file is written; -EINVAL if none is running, -EPERM off a goroutine,
+                                            -ENOMEM, -ESRCH while the runtime is exiting, -errno of the file's write or close */
 
 #pragma GCC visibility pop
 

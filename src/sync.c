@@ -263,7 +263,7 @@ void goro_cond_wait(goro_cond *c, goro_mutex *m)
     require(c, __func__);
     require(m, __func__);
     if (!on_goroutine())
-        return; /* cannot block on a plain thread (-EPERM) */
+        return; /* cannot block on a plain thread, nor report -EPERM (void): returns at once, m still held */
     uint32_t t = __atomic_fetch_add(&c->wait, 1, __ATOMIC_SEQ_CST);
     goro_mutex_unlock(m);
     spinmutex *l = (spinmutex *)&c->lock;

@@ -411,6 +411,8 @@ goro_chan *goro_timer_chan(goro_timer *t)
         return NULL;
     }
     timer_check_live(t, "goro_timer_chan");
+    if (!t->c)
+        errno = EINVAL; /* goro_after_func's timer has no channel */
     return t->c;
 }
 

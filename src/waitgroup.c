@@ -57,7 +57,7 @@ void goro_waitgroup_done(goro_waitgroup *wg)
 void goro_waitgroup_wait(goro_waitgroup *wg)
 {
     if (!wg || !on_goroutine())
-        return; /* a plain thread must not block (API.md: -EPERM) */
+        return; /* a plain thread cannot park, and a void call cannot report -EPERM: it returns without waiting (docs/API.md) */
     check_preempt();
     uint64_t old = __atomic_load_n(&wg->state, __ATOMIC_SEQ_CST);
     for (;;) {

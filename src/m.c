@@ -69,11 +69,6 @@ m *mget(void)
     return mp;
 }
 
-int32_t mcount(void)
-{
-    return sched.mnext - sched.nmexited;
-}
-
 void acquirep(p *pp)
 {
     m *mp = getg()->m;

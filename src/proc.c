@@ -21,16 +21,16 @@
  * wakes another (resetspinning), so wake-ups ripple without a thundering
  * herd. Timers follow the same shape (wake_for_timer, timers_sync_idle).
  *
- * The files of the scheduler, lowest first: gate.c (the plain-thread
- * gate), newproc.c (Gs: status, allgs, free lists, creation),
+ * The files of the scheduler, lowest first: runtime2.c (the global
+ * state: sched, allp, allm, m0, tls_g), gate.c (the plain-thread gate), newproc.c (Gs: status, allgs, free lists, creation),
  * checkdead.c (deadlock detection), m.c (Ms and the idle lists), proc.c
  * (this file: switching, schedule/findRunnable, park/ready, yield, exit
  * of a G), syscall.c (entersyscall/exitsyscall), procresize.c (Ps,
  * stop-the-world), debug.c (stats, schedtrace), lifecycle.c (goro_run,
- * boot, exit, teardown). Calls go down, except these deliberate ones:
- * the M code (m.c) enters the scheduler (schedule, switch_to) and parks
- * on it, and newproc hands a new G to queue_runnable here; checkdead is
- * called by the M lists it inspects.
+ * boot, exit, teardown). Calls go down (checkdead is called by the M
+ * lists it inspects, from above), except three deliberate ones: an M's
+ * first step (mstart_common in m.c) enters the scheduler with schedule
+ * and switch_to, and newproc hands a new G to queue_runnable here.
  */
 #include "runtime.h"
 #include "proc.h"
@@ -50,37 +50,10 @@ _Static_assert(offsetof(gobuf, bp) == GOBUF_BP, "gobuf.bp offset");
 _Static_assert(offsetof(gobuf, mxcsr) == 64 && offsetof(gobuf, fpucw) == 68, "gobuf fp control offsets");
 _Static_assert(offsetof(g, stack) + sizeof(stack) <= 2 * CACHE_LINE, "a switch touches more than two lines of a G");
 
-const char *const waitReasonStrings[waitReasonCount] = {
-    [waitReasonZero] = "",
-    [waitReasonSemacquire] = "semacquire",
-    [waitReasonSyncWaitGroupWait] = "sync.WaitGroup.Wait",
-    [waitReasonSleep] = "sleep",
-    [waitReasonSyncMutexLock] = "sync.Mutex.Lock",
-    [waitReasonSyncRWMutexRLock] = "sync.RWMutex.RLock",
-    [waitReasonSyncRWMutexLock] = "sync.RWMutex.Lock",
-    [waitReasonSyncCondWait] = "sync.Cond.Wait",
-    [waitReasonChanReceive] = "chan receive",
-    [waitReasonChanSend] = "chan send",
-    [waitReasonSelect] = "select",
-    [waitReasonSelectNoCases] = "select (no cases)",
-    [waitReasonPreempted] = "preempted",
-    [waitReasonStopTheWorld] = "stopping the world",
-    [waitReasonIORead] = "IO wait (read)",
-    [waitReasonIOWrite] = "IO wait (write)",
-};
-
-schedt sched;
-p **allp;
-int32_t gomaxprocs;
-int32_t ncpu;
-m *allm;
-m m0;
 
 /* Random coprime stride over the Ps, as Go's randomOrder. */
 static uint32_t steal_coprimes[MAX_GOMAXPROCS];
 static uint32_t nsteal_coprimes;
-
-__thread g *tls_g;
 
 static __thread mcallfn tls_mcallfn;
 

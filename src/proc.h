@@ -40,7 +40,6 @@ void pidleput(p *pp);
 p *pidleget(void);
 p *pidlegetSpinning(void);
 m *mget(void);
-int32_t mcount(void);
 void acquirep(p *pp);
 p *releasep(void);
 bool stopm_until(int64_t deadline);
@@ -74,6 +73,12 @@ void queue_runnable(p *pp, g *gp);
 /* procresize.c */
 p *procresize(int32_t nprocs);
 void preemptall(void);
+
+/* Ms that exist (created minus exited); under sched.lock. */
+static inline int32_t mcount(void)
+{
+    return sched.mnext - sched.nmexited;
+}
 
 static inline void checkdead(void)
 {

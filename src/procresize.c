@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int32_t allplen;          /* Ps ever created (allp capacity in use) */
 static p ***retired_allp; /* old allp arrays: read lock-free by sysmon, freed at exit */
 static int32_t nretired;
 static uint32_t worldsema; /* serialises stop-the-world (goro_maxprocs) */

@@ -378,23 +378,33 @@ static inline bool on_goroutine(void)
     return gp && gp->goid > 0;
 }
 
-/* ---------------------------------------------------------------- proc.c */
-void casgstatus(g *gp, uint32_t oldval, uint32_t newval);
-void handoffp(p *pp);
-void incidlelocked(int32_t v);
-void checkdead_after_exit(void); /* sysmon: the deferred check of deadcheck */
-uint32_t readgstatus(g *gp);
-void gopark(bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
-void goready(g *gp);
-void mcall(g *(*fn)(g *));
-void wakep(void);
+/* ------------------------------------------ the scheduler (proc.h lists its files) */
+/* gate.c */
 bool runtime_running(void);
 bool foreign_enter(void);
 void foreign_exit(void);
 bool on_m(void);
+/* newproc.c */
+void casgstatus(g *gp, uint32_t oldval, uint32_t newval);
+uint32_t readgstatus(g *gp);
 void allgs_foreach(void (*fn)(g *, void *), void *arg);
-void schedtrace(bool detailed);
+/* checkdead.c */
+void checkdead_after_exit(void); /* sysmon: the deferred check of deadcheck */
+/* m.c */
+void handoffp(p *pp);
+void incidlelocked(int32_t v);
+void wakep(void);
+void wake_for_timer(int64_t when); /* a timer due at when was added */
+/* proc.c */
+void gopark(bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);
+void goready(g *gp);
+void mcall(g *(*fn)(g *));
 void gosched(void);
+void injectglist(gList *list);   /* makes netpoll's Gs runnable */
+/* procresize.c */
+bool with_world_stopped(void (*fn)(void *), void *arg); /* false if the runtime is exiting */
+/* debug.c */
+void schedtrace(bool detailed);
 
 /* ---------------------------------------------------------------- runq.c */
 void runqput(p *pp, g *gp, bool next);
@@ -436,7 +446,6 @@ void checkTimers(p *pp, int64_t now);
 int64_t timeSleepUntil(void);
 void timers_sync_idle(void); /* an M that made its P idle, before reading timers */
 void moveTimers(p *dead, p *pp);
-void wake_for_timer(int64_t when);
 bool addtimer(timer *t);     /* t idle; false without memory */
 bool deltimer(timer *t);     /* true if t was pending and now will not fire */
 void timer_quiesce(timer *t); /* waits until no M runs t's function */
@@ -448,7 +457,6 @@ void netpollDone(int32_t n);     /* n Gs netpoll returned are now runnable */
 void netpoll(int64_t delay, gList *list); /* delay < 0: block; the ready Gs go on list */
 void netpollBreak(void);
 void netpollfini(void);
-void injectglist(gList *list);   /* proc.c: makes netpoll's Gs runnable */
 
 /* ---------------------------------------------------------------- trace.c */
 enum {
@@ -484,7 +492,6 @@ void tracefini(void);
         if (__builtin_expect(load_relaxed(&trace_enabled) != 0, 0)) \
             trace_record((pp), (type), (goid), (arg));              \
     } while (0)
-bool with_world_stopped(void (*fn)(void *), void *arg); /* proc.c; false if the runtime is exiting */
 
 /* ---------------------------------------------------------------- sysmon.c */
 int sysmon_start(void);

@@ -64,13 +64,13 @@ void goro_read_stats(goro_stats *out)
         foreign_exit();
 }
 
-typedef struct tracebuf {
+typedef struct linebuf {
     char buf[8192];
     size_t len;
-} tracebuf;
+} linebuf;
 
-static void tb_printf(tracebuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tb_printf(tracebuf *tb, const char *fmt, ...)
+static void lb_printf(linebuf *tb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void lb_printf(linebuf *tb, const char *fmt, ...)
 {
     va_list ap;
     if (tb->len > sizeof tb->buf - 512) {
@@ -86,13 +86,13 @@ static void tb_printf(tracebuf *tb, const char *fmt, ...)
 
 static void detail_g(g *gp, void *arg)
 {
-    tracebuf *tb = arg;
+    linebuf *tb = arg;
     uint32_t s = readgstatus(gp);
     if (s == _Gdead)
         return;
     m *mp = load_relaxed(&gp->m);
     uint8_t why = load_relaxed(&gp->waitreason);
-    tb_printf(tb, "  G%lld: status=%u(%s) m=%lld\n", (long long)gp->goid, s,
+    lb_printf(tb, "  G%lld: status=%u(%s) m=%lld\n", (long long)gp->goid, s,
               waitReasonStrings[why < waitReasonCount ? why : 0],
               mp ? (long long)mp->id : -1LL);
 }
@@ -100,28 +100,28 @@ static void detail_g(g *gp, void *arg)
 /* Go's SCHED line, printed by sysmon every schedtrace ms. */
 void schedtrace(bool detailed)
 {
-    tracebuf *tb = calloc(1, sizeof *tb);
+    linebuf *tb = calloc(1, sizeof *tb);
     if (!tb)
         return;
     lock(&sched.lock);
-    tb_printf(tb, "SCHED %lldms: gomaxprocs=%d idleprocs=%u threads=%d spinningthreads=%u needspinning=%u idlethreads=%d runqueue=%d",
+    lb_printf(tb, "SCHED %lldms: gomaxprocs=%d idleprocs=%u threads=%d spinningthreads=%u needspinning=%u idlethreads=%d runqueue=%d",
               (long long)runtime_uptime_ms(), gomaxprocs, load_relaxed(&sched.npidle), mcount(),
               load_relaxed(&sched.nmspinning), load_relaxed(&sched.needspinning), sched.nmidle, load_relaxed(&sched.runqsize));
     if (detailed)
-        tb_printf(tb, " gcwaiting=%u nmidle=%d stopwait=%d sysmonwait=%u\n", load_relaxed(&sched.gcwaiting),
+        lb_printf(tb, " gcwaiting=%u nmidle=%d stopwait=%d sysmonwait=%u\n", load_relaxed(&sched.gcwaiting),
                   sched.nmidle, sched.stopwait, load_relaxed(&sched.sysmonwait));
     else
-        tb_printf(tb, " [");
+        lb_printf(tb, " [");
     for (int32_t i = 0; i < gomaxprocs; i++) {
         p *pp = allp[i];
         uint32_t q = runqlen(pp);
         if (detailed) {
             m *mp = load_relaxed(&pp->m);
-            tb_printf(tb, "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d\n", pp->id,
+            lb_printf(tb, "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u gfreecnt=%d\n", pp->id,
                       load_relaxed(&pp->status), load_relaxed(&pp->schedtick), pp->syscalltick,
                       mp ? (long long)mp->id : -1LL, q, load_relaxed(&pp->gFreeN));
         } else {
-            tb_printf(tb, "%s%u", i ? " " : "", q);
+            lb_printf(tb, "%s%u", i ? " " : "", q);
         }
     }
     if (detailed) {
@@ -133,12 +133,12 @@ void schedtrace(bool detailed)
                 if (load_relaxed(&allp[i]->m) == mp)
                     pid = allp[i]->id;
             g *cg = load_relaxed(&mp->curg);
-            tb_printf(tb, "  M%lld: p=%d curg=%lld\n", (long long)mp->id, pid, cg ? (long long)cg->goid : -1LL);
+            lb_printf(tb, "  M%lld: p=%d curg=%lld\n", (long long)mp->id, pid, cg ? (long long)cg->goid : -1LL);
         }
         unlock(&sched.lock);
         allgs_foreach(detail_g, tb);
     } else {
-        tb_printf(tb, "]\n");
+        lb_printf(tb, "]\n");
         unlock(&sched.lock);
     }
     (void)!write(2, tb->buf, tb->len);

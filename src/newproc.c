@@ -27,12 +27,6 @@ static int64_t allglen; /* atomic */
 
 /* ------------------------------------------------------------ G status */
 
-static const char *gstatus_name(uint32_t s)
-{
-    static const char *const names[] = { "idle", "runnable", "running", "syscall", "waiting", "dead", "preempted" };
-    return s < sizeof names / sizeof names[0] ? names[s] : "???";
-}
-
 uint32_t readgstatus(g *gp)
 {
     return load_acquire(&gp->atomicstatus);
@@ -47,7 +41,7 @@ void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
     if (oldval == newval || !__atomic_compare_exchange_n(&gp->atomicstatus, &cur, newval, false,
                                                          __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         throwf("casgstatus: goroutine %lld: bad transition %s -> %s (status is %s)", (long long)gp->goid,
-               gstatus_name(oldval), gstatus_name(newval), gstatus_name(cur));
+               gstatus_string(oldval), gstatus_string(newval), gstatus_string(cur));
 }
 
 /* Transitions made by the one thread that owns the G: out of _Grunning
@@ -66,7 +60,7 @@ void setgstatus_owned(g *gp, uint32_t oldval, uint32_t newval)
     uint32_t cur = load_acquire(&gp->atomicstatus);
     if (cur != oldval)
         throwf("setgstatus: goroutine %lld: bad transition %s -> %s (status is %s)", (long long)gp->goid,
-               gstatus_name(oldval), gstatus_name(newval), gstatus_name(cur));
+               gstatus_string(oldval), gstatus_string(newval), gstatus_string(cur));
     store_release(&gp->atomicstatus, newval);
 }
 

@@ -171,6 +171,7 @@ enum waitreason {
     waitReasonCount,
 };
 extern const char *const waitReasonStrings[waitReasonCount];
+const char *gstatus_string(uint32_t s); /* runtime2.c */
 
 typedef struct stack {
     uintptr_t lo; /* lowest usable byte; the guard page lies below */

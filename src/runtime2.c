@@ -34,3 +34,15 @@ const char *const waitReasonStrings[waitReasonCount] = {
     [waitReasonIORead] = "IO wait (read)",
     [waitReasonIOWrite] = "IO wait (write)",
 };
+
+static const char *const gStatusStrings[] = {
+    [_Gidle] = "idle",       [_Grunnable] = "runnable", [_Grunning] = "running",
+    [_Gsyscall] = "syscall", [_Gwaiting] = "waiting",   [_Gdead] = "dead",
+    [_Gpreempted] = "preempted",
+};
+
+/* The name of a G status, for fatal errors, dumps and schedtrace. */
+const char *gstatus_string(uint32_t s)
+{
+    return s < sizeof gStatusStrings / sizeof gStatusStrings[0] ? gStatusStrings[s] : "???";
+}

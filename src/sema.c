@@ -21,19 +21,19 @@
 
 #define SEMTABSZ 4093
 
-typedef struct sudog {
+typedef struct semawaiter {
     g *g;
     uint32_t *addr;
-    struct sudog *waitlink;  /* next waiter on the same address */
-    struct sudog *waittail;  /* last waiter (valid in the tree node) */
-    struct sudog *left, *right;
+    struct semawaiter *waitlink;  /* next waiter on the same address */
+    struct semawaiter *waittail;  /* last waiter (valid in the tree node) */
+    struct semawaiter *left, *right;
     uint32_t prio;           /* treap priority: a max-heap on it */
     uint32_t ticket;         /* 1: the releaser handed a unit over */
-} sudog;
+} semawaiter;
 
 typedef struct semaRoot {
     spinmutex lock;
-    sudog *treap;
+    semawaiter *treap;
     uint32_t nwait;          /* atomic: waiters in this root */
 } __attribute__((aligned(CACHE_LINE))) semaRoot;
 
@@ -55,24 +55,24 @@ static bool cansemacquire(uint32_t *addr)
 
 /* The link that points at addr's tree node, or at the NULL where it
  * would be inserted. */
-static sudog **treap_find(sudog **pp, uint32_t *addr)
+static semawaiter **treap_find(semawaiter **pp, uint32_t *addr)
 {
     while (*pp && (*pp)->addr != addr)
         pp = addr < (*pp)->addr ? &(*pp)->left : &(*pp)->right;
     return pp;
 }
 
-static void rotate_right(sudog **pp)
+static void rotate_right(semawaiter **pp)
 {
-    sudog *x = *pp, *l = x->left;
+    semawaiter *x = *pp, *l = x->left;
     x->left = l->right;
     l->right = x;
     *pp = l;
 }
 
-static void rotate_left(sudog **pp)
+static void rotate_left(semawaiter **pp)
 {
-    sudog *x = *pp, *r = x->right;
+    semawaiter *x = *pp, *r = x->right;
     x->right = r->left;
     r->left = x;
     *pp = r;
@@ -80,7 +80,7 @@ static void rotate_left(sudog **pp)
 
 /* Inserts s (an address not yet in the tree) and restores the heap order
  * on the way back up. */
-static void treap_insert(sudog **pp, sudog *s)
+static void treap_insert(semawaiter **pp, semawaiter *s)
 {
     if (!*pp) {
         *pp = s;
@@ -98,9 +98,9 @@ static void treap_insert(sudog **pp, sudog *s)
 }
 
 /* Rotates the node *pp down to a leaf and cuts it off. */
-static void treap_remove(sudog **pp)
+static void treap_remove(semawaiter **pp)
 {
-    sudog *n = *pp;
+    semawaiter *n = *pp;
     while (n->left || n->right) {
         if (!n->right || (n->left && n->left->prio > n->right->prio)) {
             rotate_right(pp);
@@ -114,9 +114,9 @@ static void treap_remove(sudog **pp)
 }
 
 /* Puts s in the tree node's place (same links and priority). */
-static void treap_replace(sudog **pp, sudog *s)
+static void treap_replace(semawaiter **pp, semawaiter *s)
 {
-    sudog *h = *pp;
+    semawaiter *h = *pp;
     s->left = h->left;
     s->right = h->right;
     s->prio = h->prio;
@@ -125,13 +125,13 @@ static void treap_replace(sudog **pp, sudog *s)
 
 /* Adds s to addr's queue: at the tail, or at the head when lifo (a waiter
  * that was woken and lost the race goes back to the front). */
-static void queue(semaRoot *root, uint32_t *addr, sudog *s, bool lifo)
+static void queue(semaRoot *root, uint32_t *addr, semawaiter *s, bool lifo)
 {
     s->addr = addr;
     s->waitlink = NULL;
     s->left = s->right = NULL;
-    sudog **pp = treap_find(&root->treap, addr);
-    sudog *h = *pp;
+    semawaiter **pp = treap_find(&root->treap, addr);
+    semawaiter *h = *pp;
     if (!h) {
         s->waittail = s;
         s->prio = cheaprand() | 1;
@@ -147,13 +147,13 @@ static void queue(semaRoot *root, uint32_t *addr, sudog *s, bool lifo)
 }
 
 /* Removes and returns the first waiter on addr, or NULL. */
-static sudog *dequeue(semaRoot *root, uint32_t *addr)
+static semawaiter *dequeue(semaRoot *root, uint32_t *addr)
 {
-    sudog **pp = treap_find(&root->treap, addr);
-    sudog *h = *pp;
+    semawaiter **pp = treap_find(&root->treap, addr);
+    semawaiter *h = *pp;
     if (!h)
         return NULL;
-    sudog *next = h->waitlink;
+    semawaiter *next = h->waitlink;
     if (next) {
         next->waittail = h->waittail;
         treap_replace(pp, next);
@@ -183,7 +183,7 @@ void semacquire1(uint32_t *addr, bool lifo, enum waitreason reason)
         return;
     }
     semaRoot *root = semroot(addr);
-    sudog s = { .g = self };
+    semawaiter s = { .g = self };
     for (;;) {
         spinlock(&root->lock);
         /* Seq-cst: the increment is ordered before the re-check below
@@ -224,7 +224,7 @@ void semrelease1(uint32_t *addr, bool handoff)
         counted = true;
     }
     spinlock(&root->lock);
-    sudog *s = dequeue(root, addr);
+    semawaiter *s = dequeue(root, addr);
     if (!s) {
         /* The waiters are on other addresses of this root: count the unit
          * under the lock, so any later waiter on addr sees it. */

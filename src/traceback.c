@@ -10,19 +10,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static const char *gstate(uint32_t s)
-{
-    switch (s) {
-    case _Grunnable: return "runnable";
-    case _Grunning: return "running";
-    case _Gsyscall: return "syscall";
-    case _Gwaiting: return "waiting";
-    case _Gpreempted: return "preempted";
-    case _Gidle: return "idle";
-    default: return "dead";
-    }
-}
-
 /* Where a dump goes: fd, and the first write error (0: none). After an
  * error the rest of the dump is skipped. */
 typedef struct dumpout {
@@ -97,7 +84,7 @@ static void dump_one(g *gp, void *arg)
     uint8_t reason = load_relaxed(&gp->waitreason);
     const char *why = s == _Gwaiting && reason < waitReasonCount ? waitReasonStrings[reason] : "";
     char buf[256];
-    int n = snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n", (long long)gp->goid, *why ? why : gstate(s));
+    int n = snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n", (long long)gp->goid, *why ? why : gstatus_string(s));
     if (gp->name[0])
         n += snprintf(buf + n, sizeof buf - (size_t)n, "\tname: %.32s\n", gp->name);
     write_all(o, buf, n);

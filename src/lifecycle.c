@@ -68,7 +68,7 @@ static void main_goroutine(void *arg)
 {
     (void)arg;
     main_result = main_fn(main_argc, main_argv);
-    mcall1(exit_m, true);
+    mcall_exit(exit_m);
 }
 
 static void free_g(g *gp, void *arg)

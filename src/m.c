@@ -1,6 +1,6 @@
 /*
  * Ms: the idle lists of Ps and Ms, starting, parking and waking Ms
- * (Go's startm/stopm/wakep/handoffp and the spinning protocol), Ms locked
+ * (Go's startm/stopm/wakep/handoffp; findRunnable in proc.c spins), Ms locked
  * to a goroutine (LockOSThread), and an M's first and last steps on its
  * thread. The worker parking/unparking protocol these implement is
  * described at the top of proc.c.
@@ -273,18 +273,11 @@ void startm(p *pp, bool spinning)
         wake_for_timer(covered); /* another idle M, or a new spinning one, takes over */
 }
 
-/* Starts a spinning M if there is an idle P and nobody spins already. The
- * relaxed pre-checks are safe because of who calls: a producer with a P
- * put the G on that P's own run queue, and its own M runs it when the
- * producer parks, yields or is preempted, so a stale npidle == 0 (or a
- * spinning M that gives up) only delays the G to that point, never loses
- * it; a producer without a P queued globally, and Ps go idle under
- * runqlock after checking the global queue (findRunnable, handoffp), so
- * its lock-ordered pidleput is seen. */
-void wakep(void)
+/* wakep (runtime.h) found an idle P and nobody spinning: become the one
+ * spinning M's starter, unless another waker got there first. */
+void wakep_start(void)
 {
-    if (load_relaxed(&sched.npidle) == 0 || load_relaxed(&sched.nmspinning) != 0 ||
-        !cas_acqrel(&sched.nmspinning, 0, 1))
+    if (!cas_acqrel(&sched.nmspinning, 0, 1))
         return;
     lock(&sched.lock);
     p *pp = pidlegetSpinning();
@@ -351,23 +344,6 @@ void handoffp(p *pp)
     int64_t when = load_relaxed(&pp->timers.first);
     if (when != 0)
         wake_for_timer(when); /* an idle M must run this P's timers */
-}
-
-void becomeSpinning(m *mp)
-{
-    mp->spinning = true;
-    __atomic_add_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
-    store_relaxed(&sched.needspinning, 0);
-}
-
-/* A spinning M found work: stop spinning, and since it may have taken the
- * last work that justified spinning, wake another M to look for more. */
-void resetspinning(m *mp)
-{
-    mp->spinning = false;
-    if (__atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST) == (uint32_t)-1)
-        throw("resetspinning: negative nmspinning");
-    wakep();
 }
 
 /* Stop-the-world: give our P up and park until the world restarts. */

@@ -44,24 +44,11 @@ void casgstatus(g *gp, uint32_t oldval, uint32_t newval)
                gstatus_string(oldval), gstatus_string(newval), gstatus_string(cur));
 }
 
-/* Transitions made by the one thread that owns the G: out of _Grunning
- * (only the M running it can leave that state), out of _Gdead (a G taken
- * off a free list), _Grunnable -> _Grunning (the M that took the G off a
- * run queue, whose CAS on the queue head or runnext makes it the only one)
- * and _Gwaiting -> _Grunnable (the waker that took the G's sudog off a
- * wait queue under its lock, or won a select's CAS). Checking and then
- * storing finds a transition out of the wrong state, such as a second
- * wake-up, as a CAS would, without a locked instruction: a ping-pong round
- * trip made 12 locked instructions, 4 of them these, at about 7 ns each.
- * Release: the next owner, which acquires the status, sees everything
- * done before. */
-void setgstatus_owned(g *gp, uint32_t oldval, uint32_t newval)
+/* setgstatus_owned's failure: out of line, the check stays a compare. */
+_Noreturn void bad_owned_transition(g *gp, uint32_t oldval, uint32_t newval, uint32_t cur)
 {
-    uint32_t cur = load_acquire(&gp->atomicstatus);
-    if (cur != oldval)
-        throwf("setgstatus: goroutine %lld: bad transition %s -> %s (status is %s)", (long long)gp->goid,
-               gstatus_string(oldval), gstatus_string(newval), gstatus_string(cur));
-    store_release(&gp->atomicstatus, newval);
+    throwf("setgstatus: goroutine %lld: bad transition %s -> %s (status is %s)", (long long)gp->goid,
+           gstatus_string(oldval), gstatus_string(newval), gstatus_string(cur));
 }
 
 static void allgadd(g *gp)

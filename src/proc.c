@@ -79,7 +79,7 @@ __attribute__((no_sanitize_thread)) static gobuf *mcall_on_g0(void *arg)
     return switch_to(mp, next);
 }
 
-void mcall1(mcallfn fn, bool dying)
+static inline void mcall1(mcallfn fn, bool dying)
 {
     g *gp = getg();
     m *mp = gp->m;
@@ -96,6 +96,12 @@ void mcall1(mcallfn fn, bool dying)
 void mcall(g *(*fn)(g *))
 {
     mcall1(fn, false);
+}
+
+/* mcall for a G that never resumes (its frames are abandoned). */
+void mcall_exit(mcallfn fn)
+{
+    mcall1(fn, true);
 }
 
 /* Runs gp on the current M. inheritTime: gp shares the current time slice
@@ -127,6 +133,24 @@ void gostart(void)
     g *gp = getg();
     gp->fn(gp->arg);
     goro_exit();
+}
+
+/* An M starts looking for work to steal (sched.nmspinning counts it). */
+static void becomeSpinning(m *mp)
+{
+    mp->spinning = true;
+    __atomic_add_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+    store_relaxed(&sched.needspinning, 0);
+}
+
+/* A spinning M found work: stop spinning, and since it may have taken the
+ * last work that justified spinning, wake another M to look for more. */
+static void resetspinning(m *mp)
+{
+    mp->spinning = false;
+    if (__atomic_sub_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST) == (uint32_t)-1)
+        throw("resetspinning: negative nmspinning");
+    wakep();
 }
 
 void recompute_steal_order(int32_t n)

@@ -394,7 +394,21 @@ void checkdead_after_exit(void); /* sysmon: the deferred check of deadcheck */
 /* m.c */
 void handoffp(p *pp);
 void incidlelocked(int32_t v);
-void wakep(void);
+void wakep_start(void);
+/* Starts a spinning M if there is an idle P and nobody spins already
+ * (inline: it is on every wake-up, and usually returns here). The relaxed
+ * pre-checks are safe because of who calls: a producer with a P put the G
+ * on that P's own run queue, and its own M runs it when the producer
+ * parks, yields or is preempted, so a stale npidle == 0 (or a spinning M
+ * that gives up) only delays the G to that point, never loses it; a
+ * producer without a P queued globally, and Ps go idle under runqlock
+ * after checking the global queue (findRunnable, handoffp), so its
+ * lock-ordered pidleput is seen. */
+static inline void wakep(void)
+{
+    if (load_relaxed(&sched.npidle) != 0 && load_relaxed(&sched.nmspinning) == 0)
+        wakep_start();
+}
 void wake_for_timer(int64_t when); /* a timer due at when was added */
 /* proc.c */
 void gopark(bool (*unlockf)(g *, void *), void *lock, enum waitreason reason);

@@ -139,7 +139,7 @@ $(BUILD_$(1))/tests/test_cxx_header: tests/test_cxx_header.cpp $(BUILD_$(1))/lib
 # A script, not a program: run.sh runs BUILD_DIR/tests/test_*, so a
 # two-line wrapper there hands it this build's libraries.
 $(BUILD_$(1))/tests/test_symbols: tests/test_symbols.sh $(SHIPPED_$(1)) | $(BUILD_$(1))/tests
-	printf '#!/bin/sh\n# Written by the Makefile.\nexec "%s" %s\n' '$(CURDIR)/tests/test_symbols.sh' '$(addprefix $(CURDIR)/,$(SHIPPED_$(1)))' > $$@
+	printf '#!/bin/sh\n# Written by the Makefile.\nexec "%s" %s\n\n' '$(CURDIR)/tests/test_symbols.sh' '$(addprefix $(CURDIR)/,$(SHIPPED_$(1)))' > $$@
 	chmod +x $$@
 
 test-$(1): $$(addprefix $(BUILD_$(1))/tests/,$$(call sel,$(1)))

@@ -104,9 +104,11 @@ sel = $(if $(T_SEL),$(filter $(T_SEL),$(TESTS_$(1))),$(TESTS_$(1)))
 
 all: build/libgoro.a build/libgoro.so build/libgoro-internal.a
 
-# Test flags: those of the library's build (sanitizers must match), the
-# user's last.
-TESTCFLAGS = $(CSTD) $(WARN) -g $(CFLAGS_$(1)) $(TESTDEF_$(1)) $(CPPFLAGS) $(CFLAGS)
+# Test flags: those of the library's build (sanitizers must match); the
+# user's come after the include directories (a goro.h installed elsewhere
+# must not shadow include/goro.h) and last.
+TESTCFLAGS = $(CSTD) $(WARN) -g $(CFLAGS_$(1)) $(TESTDEF_$(1))
+USERFLAGS  = $(CPPFLAGS) $(CFLAGS)
 
 define config
 $(BUILD_$(1))/obj/%.o: src/%.c | $(BUILD_$(1))/obj
@@ -127,14 +129,14 @@ $(BUILD_$(1))/libgoro.a: $(BUILD_$(1))/libgoro-internal.a
 	rm -f $$@ && ar rcs $$@ $(BUILD_$(1))/goro.o
 
 $(addprefix $(BUILD_$(1))/tests/,$(WHITEBOX)): $(BUILD_$(1))/tests/%: tests/%.c $(BUILD_$(1))/libgoro-internal.a | $(BUILD_$(1))/tests
-	$$(CC) $$(call TESTCFLAGS,$(1)) $(INC) $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro-internal.a -lpthread $$(LDFLAGS) -o $$@
+	$$(CC) $$(call TESTCFLAGS,$(1)) $(INC) $$(USERFLAGS) $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro-internal.a -lpthread $$(LDFLAGS) -o $$@
 $(addprefix $(BUILD_$(1))/tests/,$(PUBLIC)): $(BUILD_$(1))/tests/%: tests/%.c $(BUILD_$(1))/libgoro.a | $(BUILD_$(1))/tests
-	$$(CC) $$(call TESTCFLAGS,$(1)) -Iinclude $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro.a -lpthread $$(LDFLAGS) -o $$@
+	$$(CC) $$(call TESTCFLAGS,$(1)) -Iinclude $$(USERFLAGS) $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro.a -lpthread $$(LDFLAGS) -o $$@
 
 # The flags the issue asks of a C++ user: -std=c++17 -Wall -Wextra -Werror.
 $(BUILD_$(1))/tests/test_cxx_header: tests/test_cxx_header.cpp $(BUILD_$(1))/libgoro.a | $(BUILD_$(1))/tests
 	@command -v $$(CXX) >/dev/null 2>&1 || { echo "Makefile: no C++ compiler '$$(CXX)': tests/test_cxx_header.cpp needs one (Debian 12: apt-get install g++; or make CXX=clang++)" >&2; exit 1; }
-	$$(CXX) -std=c++17 $(WARN) -g $(CFLAGS_$(1)) $(TESTDEF_$(1)) $$(CPPFLAGS) $$(CXXFLAGS) -Iinclude $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro.a -lpthread $$(LDFLAGS) -o $$@
+	$$(CXX) -std=c++17 $(WARN) -g $(CFLAGS_$(1)) $(TESTDEF_$(1)) -Iinclude $$(CPPFLAGS) $$(CXXFLAGS) $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro.a -lpthread $$(LDFLAGS) -o $$@
 
 # A script, not a program: run.sh runs BUILD_DIR/tests/test_*, so a
 # two-line wrapper there hands it this build's libraries.
@@ -151,7 +153,7 @@ $(foreach b,$(BUILDS),$(eval $(call config,$(b))))
 
 # test_api once more, against the shared library (found through the rpath).
 build/tests/test_api_so: tests/test_api.c build/libgoro.so | build/tests
-	$(CC) $(call TESTCFLAGS,release) -Iinclude $(DEPFLAGS) $< build/libgoro.so -Wl,-rpath,'$$ORIGIN/..' -lpthread $(LDFLAGS) -o $@
+	$(CC) $(call TESTCFLAGS,release) -Iinclude $(USERFLAGS) $(DEPFLAGS) $< build/libgoro.so -Wl,-rpath,'$$ORIGIN/..' -lpthread $(LDFLAGS) -o $@
 
 build/libgoro.so: build/libgoro-internal.a
 	$(CC) -shared -o $@ -Wl,--whole-archive $< -Wl,--no-whole-archive -Wl,-soname,libgoro.so -lpthread $(LDFLAGS)

@@ -41,9 +41,11 @@ NM      ?= nm
 PREFIX  ?= /usr/local
 VERSION := 0.1.0
 
-# Go's names for the architectures: x86_64 -> amd64 (aarch64 -> arm64 once
-# src/asm_arm64.S and src/arch_arm64.h exist).
-ARCH    ?= $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(shell uname -m)))
+# The architecture, by Go's names: uname -m's x86_64 becomes amd64 (and
+# aarch64 arm64, once src/asm_arm64.S and src/arch_arm64.h exist). ARCH=x86_64
+# from the environment or the command line is mapped the same way.
+ARCH    ?= $(shell uname -m)
+override ARCH := $(patsubst x86_64,amd64,$(patsubst aarch64,arm64,$(ARCH)))
 ASMS    := src/asm_$(ARCH).S
 ifeq ($(wildcard $(ASMS)),)
 $(error ARCH=$(ARCH): no $(ASMS); goro has no port to this architecture)

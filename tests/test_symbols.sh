@@ -8,22 +8,25 @@
 # For each library: (1) no defined global symbol other than goro_* (weak
 # and undefined ones are fine: the C library's, the sanitizers'), (2) the
 # API is there: every function include/goro.h declares is defined.
-# NM overrides nm. The header is found next to this script.
+# NM overrides nm; GORO_HEADER the header (default: ../include/goro.h from
+# this script).
 set -u
 nm=${NM:-nm}
 here=$(cd "$(dirname "$0")" && pwd)
-header="$here/../include/goro.h"
+header="${GORO_HEADER:-$here/../include/goro.h}"
 
 if [ $# -eq 0 ]; then
     echo "usage: $0 LIB..." >&2
     exit 2
 fi
 
-# The functions goro.h declares: lines that begin with a type and name a
-# goro_ function (comments and macros begin otherwise).
-api=$(grep -E '^[A-Za-z_].*[^A-Za-z0-9_]goro_[a-z0-9_]+[[:space:]]*\(' "$header" |
-    grep -vE '^(#|typedef)' |
-    sed -E 's/^[^(]*[^A-Za-z0-9_](goro_[a-z0-9_]+)[[:space:]]*\(.*/\1/' | sort -u)
+# The functions goro.h declares: on each line that begins with a type
+# (comments, macro bodies and typedefs begin otherwise), the first goro_
+# name followed by "(".
+api=$(grep -E '^[A-Za-z_]' "$header" | grep -vE '^(#|typedef)' |
+    while IFS= read -r line; do
+        printf '%s\n' "$line" | grep -oE '(^|[^A-Za-z0-9_])goro_[a-z0-9_]+[[:space:]]*\(' | head -n 1
+    done | grep -oE 'goro_[a-z0-9_]+' | sort -u)
 
 echo "1..$(($# * 2))"
 n=0

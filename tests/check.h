@@ -4,6 +4,9 @@
  *
  *   tap_plan(n)              prints "1..n"
  *   tap_ok(fmt, ...)         prints the next "ok N - ..."
+ *   tap_skip(reason)         prints the next "ok N # skip reason" (a case this
+ *                            build or machine cannot run; prove counts it
+ *                            as skipped, not passed)
  *   tap_diag(fmt, ...)       prints "# ..." (measured numbers; shown by prove -v)
  *   CHECK(cond, fmt, ...)    on failure prints "not ok N - file:line: ..." (and
  *                            "# FAILED ..." on stderr, which prove shows without
@@ -108,6 +111,23 @@ __attribute__((format(printf, 1, 2))) static inline void tap_ok(const char *fmt,
     va_start(ap, fmt);
     check_vprint(prefix, fmt, ap);
     va_end(ap);
+}
+
+__attribute__((format(printf, 2, 3), unused)) static void check_print(const char *prefix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    check_vprint(prefix, fmt, ap);
+    va_end(ap);
+}
+
+/* The reason is printed as is (not a format). */
+__attribute__((unused)) static void tap_skip(const char *reason)
+{
+    char prefix[48];
+    int n = __atomic_add_fetch(&check_tap_count, 1, __ATOMIC_SEQ_CST);
+    snprintf(prefix, sizeof prefix, "ok %d # skip ", n);
+    check_print(prefix, "%s", reason ? reason : "");
 }
 
 __attribute__((format(printf, 1, 2))) static inline void tap_diag(const char *fmt, ...)

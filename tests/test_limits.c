@@ -189,14 +189,6 @@ static int nomem_child(bool heap_room)
 #endif
 #define NO_RLIMIT_AS "ASan and TSan reserve their shadow memory up front and cannot run under RLIMIT_AS"
 
-/* TAP's "ok N # skip why". */
-static void tap_skip(const char *why)
-{
-    int n = __atomic_add_fetch(&check_tap_count, 1, __ATOMIC_SEQ_CST);
-    printf("ok %d # skip %s\n", n, why);
-    fflush(stdout);
-}
-
 static child_result run_limited(const char *mode)
 {
     child_result r;

@@ -66,7 +66,7 @@ SRCS := $(wildcard src/*.c)
 
 # Tests that include src/ headers (see the top of this file). Kept by hand:
 #   grep -l '"runtime.h"\|"chan.h"\|chanwait.h' tests/test_*.c
-WHITEBOX := test_chan test_deadlock test_fairness test_maxprocs test_pingpong \
+WHITEBOX := test_chan test_deadlock test_fairness test_lockrank test_maxprocs test_pingpong \
             test_runq test_select test_stackoverflow test_timer_races
 CTESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 PUBLIC   := $(filter-out $(WHITEBOX),$(CTESTS))
@@ -82,8 +82,10 @@ SHIPPED_asan    := build/asan/libgoro.a
 # Three builds: release, ThreadSanitizer, AddressSanitizer+UBSan.
 BUILDS := release tsan asan
 CFLAGS_release := -O2
-CFLAGS_tsan    := -O1 -fsanitize=thread
-CFLAGS_asan    := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# GORO_LOCKRANK: the sanitizer builds check the lock order of
+# src/lockrank.h (white-box tests see the same lock layout).
+CFLAGS_tsan    := -O1 -fsanitize=thread -DGORO_LOCKRANK
+CFLAGS_asan    := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -DGORO_LOCKRANK
 TESTDEF_release :=
 TESTDEF_tsan    := -DGORO_TEST_SANITIZER
 TESTDEF_asan    := -DGORO_TEST_SANITIZER

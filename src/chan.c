@@ -27,6 +27,7 @@ goro_chan *goro_chan_make(size_t elem_size, size_t cap)
         errno = ENOMEM;
         return NULL;
     }
+    spinlockinit(&c->lock, LOCKRANK_CHAN);
     c->elemsize = elem_size;
     c->dataqsiz = cap;
     c->magic = CHAN_LIVE;

@@ -103,7 +103,7 @@ static void runtime_teardown(void)
     stackfini(!abandoned);
     globrunqfini();
     netpollfini();
-    memset(&sched, 0, sizeof sched);
+    sched_reset();
 }
 
 static int32_t initial_procs(void)
@@ -121,7 +121,7 @@ static int32_t initial_procs(void)
 /* 0, or -ENOMEM when not even m0's g0 can be allocated. */
 static int schedinit(void)
 {
-    memset(&sched, 0, sizeof sched);
+    sched_reset();
     memset(&m0, 0, sizeof m0);
     sched.maxmcount = MAX_MCOUNT;
     stw_init();

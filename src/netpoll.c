@@ -29,7 +29,7 @@
  * so lookups need no lock. */
 enum { PD_CHUNK = 1024, PD_CHUNKS = 1024 };
 static pollDesc *pdtab[PD_CHUNKS];
-static mutex pdtab_lock;
+static mutex pdtab_lock = MUTEX_INIT(LOCKRANK_PDTAB);
 static uint32_t inited;          /* atomic */
 static uint32_t netpollWaiters;  /* atomic: goroutines parked on a pollDesc */
 
@@ -69,6 +69,8 @@ static int pd_slot(int fd, pollDesc **out)
         chunk = pdtab[fd / PD_CHUNK];
         if (!err && !chunk) {
             chunk = calloc(PD_CHUNK, sizeof *chunk);
+            for (int i = 0; chunk && i < PD_CHUNK; i++)
+                spinlockinit(&chunk[i].lock, LOCKRANK_POLLDESC);
             if (chunk)
                 store_release(&pdtab[fd / PD_CHUNK], chunk); /* lookups acquire it */
             else

@@ -21,7 +21,7 @@ enum {
     GFREE_LOCAL_KEEP = 32, /* spill down to / refill up to this many */
 };
 
-static mutex allglock;
+static mutex allglock = MUTEX_INIT(LOCKRANK_ALLG);
 static g *allgs;
 static int64_t allglen; /* atomic */
 

@@ -251,6 +251,7 @@ static void sigsegv_handler(int sig, siginfo_t *info, void *ctx)
 static void sigquit_handler(int sig)
 {
     (void)sig;
+    lockrank_off(); /* the dump takes allglock, whatever the thread holds */
     write_stderr("SIGQUIT: quit\n\n");
     dumpgoroutines(2);
     _exit(2);

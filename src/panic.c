@@ -24,6 +24,17 @@ _Noreturn void throwf(const char *fmt, ...)
     (void)!write(2, "fatal error: ", 13);
     (void)!write(2, buf, (size_t)n);
     (void)!write(2, "\n\n", 2);
+#ifdef GORO_LOCKRANK
+    /* The dump takes allglock whatever this thread holds: no more lock
+     * order checks here, and no dump where allglock is ours already. */
+    lockrank_print_held(2);
+    bool allg_held = lockrank_holds(LOCKRANK_ALLG);
+    lockrank_off();
+    if (allg_held) {
+        (void)!write(2, "(no goroutine dump: this thread holds allglock)\n", 48);
+        _exit(2);
+    }
+#endif
     dumpgoroutines(2);
     _exit(2);
 }

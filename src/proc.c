@@ -62,6 +62,9 @@ static __thread mcallfn tls_mcallfn;
  * function may return on g0 (it would pop the new fiber's shadow stack). */
 __attribute__((no_sanitize_thread)) gobuf *switch_to(m *mp, g *gp)
 {
+    /* A goroutine may resume on another thread: no runtime lock may be
+     * held across the switch (lockrank.h). */
+    lockrank_switch("switching to a goroutine", false);
     fiber_switch_begin(&mp->g0_asan_fake_stack, gp->stack.lo, gp->stack.hi - gp->stack.lo, gp->tsan_fiber);
     setg(gp);
     return &gp->sched;
@@ -93,14 +96,20 @@ static inline void mcall1(mcallfn fn, bool dying)
     fiber_switch_end(gp->asan_fake_stack);
 }
 
+static g *park_m(g *gp);
+
+/* Leaving a goroutine for g0 holding a runtime lock is allowed only to
+ * gopark, whose unlockf releases it there (park_m checks that it did). */
 void mcall(g *(*fn)(g *))
 {
+    lockrank_switch("leaving a goroutine (mcall)", fn == park_m);
     mcall1(fn, false);
 }
 
 /* mcall for a G that never resumes (its frames are abandoned). */
 void mcall_exit(mcallfn fn)
 {
+    lockrank_switch("leaving a goroutine (mcall)", false);
     mcall1(fn, true);
 }
 
@@ -485,7 +494,9 @@ static g *park_m(g *gp)
     store_relaxed(&gp->m, NULL);
     bool (*fn)(g *, void *) = tls_waitunlockf;
     tls_waitunlockf = NULL;
-    if (fn && !fn(gp, tls_waitlock)) {
+    bool park = !fn || fn(gp, tls_waitlock);
+    lockrank_switch("parking: gopark's unlockf returned", false);
+    if (!park) {
         casgstatus(gp, _Gwaiting, _Grunnable);
         return execute(gp, true);
     }
@@ -653,6 +664,7 @@ _Noreturn void goro_exit(void)
         pthread_exit(NULL);
     }
     fiber_abandon_frames();
+    lockrank_switch("leaving a goroutine (goro_exit)", false);
     mcall1(goexit0, true);
     __builtin_unreachable();
 }

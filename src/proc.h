@@ -27,6 +27,8 @@ void debug_start_clock(void);
 
 /* procresize.c */
 void stw_init(void);
+/* runtime2.c */
+void sched_reset(void);
 void allp_free(void);
 
 /* proc.c: an mcall function runs on g0 and returns the G to switch to */

@@ -45,6 +45,7 @@ static p *newp(int32_t id)
     memset(pp, 0, sizeof *pp);
     pp->id = id;
     pp->status = _Pgcstop;
+    lockinit(&pp->timers.lock, LOCKRANK_TIMERS);
     return pp;
 }
 
@@ -67,12 +68,14 @@ static void destroyp(p *pp)
     store_relaxed(&pp->gFreeN, 0);
     unlock(&sched.gFree.lock);
     /* Its timers go to P0 (which survives every resize). Plain threads may
-     * stop timers meanwhile: hold both heaps' locks. */
-    lock(&pp->timers.lock);
-    lock(&allp[0]->timers.lock);
+     * stop timers meanwhile: hold both heaps' locks, taken in address
+     * order (lockrank.h: several timers locks, by address). */
+    p *lo = pp < allp[0] ? pp : allp[0], *hi = pp < allp[0] ? allp[0] : pp;
+    lock(&lo->timers.lock);
+    lock(&hi->timers.lock);
     moveTimers(pp, allp[0]);
-    unlock(&allp[0]->timers.lock);
-    unlock(&pp->timers.lock);
+    unlock(&hi->timers.lock);
+    unlock(&lo->timers.lock);
     store_relaxed(&pp->status, _Pdead);
 }
 

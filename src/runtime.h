@@ -21,6 +21,7 @@
 
 #include "arch.h"
 #include "goro.h"
+#include "lockrank.h"
 
 #define CACHE_LINE 64
 
@@ -51,18 +52,57 @@ _Noreturn void throwf(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 void check_live(const uint64_t *word, uint64_t live, uint64_t freed, const char *call, const char *what);
 void mark_freed(uint64_t *word, uint64_t freed);
 
-/* ------------------------------------------------------------ lock_futex.c */
+/* ------------------------------------------------------------ lock_futex.c
+ * Every lock has a rank (lockrank.h: the order they are taken in). The
+ * sanitizer builds (-DGORO_LOCKRANK) keep it in the lock and check the
+ * order; a zeroed lock has none there, so each is ranked where it is made
+ * (lockinit, spinlockinit) or statically (MUTEX_INIT, SPINMUTEX_INIT). The
+ * release build has neither the field nor the checks: the calls and
+ * initialisers that name a rank compile to nothing. */
 typedef struct mutex {
     uint32_t key; /* 0 unlocked, 1 locked, 2 locked with sleepers */
+#ifdef GORO_LOCKRANK
+    uint32_t rank;
+#endif
 } mutex;
 void lock(mutex *l);
 void unlock(mutex *l);
 
 typedef struct spinmutex {
     uint32_t key; /* 0 unlocked, 1 locked */
+#ifdef GORO_LOCKRANK
+    uint32_t rank;
+#endif
 } spinmutex;
 void spinlock(spinmutex *l);
 void spinunlock(spinmutex *l);
+
+#ifdef GORO_LOCKRANK
+#define MUTEX_INIT(r) { .key = 0, .rank = (r) }
+#define SPINMUTEX_INIT(r) { .key = 0, .rank = (r) }
+static inline void lockinit(mutex *l, enum lockrank r) { l->rank = r; }
+static inline void spinlockinit(spinmutex *l, enum lockrank r) { l->rank = r; }
+/* A spin lock whose word lies in the user's memory (goro_cond.lock), with
+ * no room for a rank: the caller names it. */
+void spinlock_ranked(spinmutex *l, enum lockrank r);
+/* The checks' other half (lock_futex.c). lockrank_switch: the thread
+ * leaves or enters a goroutine (what says which), holding nothing but,
+ * with allow_park, the locks gopark's unlockf will release on g0.
+ * lockrank_off: checks end on this thread (a fatal error, SIGQUIT's dump).
+ * lockrank_holds: whether this thread holds a lock of rank r. */
+void lockrank_switch(const char *what, bool allow_park);
+void lockrank_off(void);
+bool lockrank_holds(enum lockrank r);
+void lockrank_print_held(int fd);
+#else
+#define MUTEX_INIT(r) { 0 }
+#define SPINMUTEX_INIT(r) { 0 }
+#define lockinit(l, r) ((void)(l))
+#define spinlockinit(l, r) ((void)(l))
+#define spinlock_ranked(l, r) spinlock(l)
+#define lockrank_switch(what, allow_park) ((void)0)
+#define lockrank_off() ((void)0)
+#endif
 
 /* One-shot sleep/wake-up (Go's note): cleared by its owner, woken once. */
 typedef struct note {

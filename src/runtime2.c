@@ -5,8 +5,17 @@
  * them; runtime.h says what guards each.
  */
 #include "runtime.h"
+#include "proc.h"
 
-schedt sched;
+#include <string.h>
+
+/* The locks' ranks (lockrank.h) are static for the first goro_run and set
+ * again by sched_reset after every memset of sched. */
+schedt sched = {
+    .lock = MUTEX_INIT(LOCKRANK_SCHED),
+    .runqlock = SPINMUTEX_INIT(LOCKRANK_GLOBRUNQ),
+    .gFree = { .lock = MUTEX_INIT(LOCKRANK_GFREE) },
+};
 p **allp;
 int32_t allplen; /* Ps ever created (allp capacity in use); atomic for sysmon's reads */
 int32_t gomaxprocs;
@@ -45,4 +54,13 @@ static const char *const gStatusStrings[] = {
 const char *gstatus_string(uint32_t s)
 {
     return s < sizeof gStatusStrings / sizeof gStatusStrings[0] ? gStatusStrings[s] : "???";
+}
+
+/* sched zeroed (schedinit, teardown), its locks ranked again. */
+void sched_reset(void)
+{
+    memset(&sched, 0, sizeof sched);
+    lockinit(&sched.lock, LOCKRANK_SCHED);
+    spinlockinit(&sched.runqlock, LOCKRANK_GLOBRUNQ);
+    lockinit(&sched.gFree.lock, LOCKRANK_GFREE);
 }

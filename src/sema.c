@@ -37,7 +37,7 @@ typedef struct semaRoot {
     uint32_t nwait;          /* atomic: waiters in this root */
 } __attribute__((aligned(CACHE_LINE))) semaRoot;
 
-static semaRoot semtable[SEMTABSZ];
+static semaRoot semtable[SEMTABSZ] = { [0 ... SEMTABSZ - 1] = { .lock = SPINMUTEX_INIT(LOCKRANK_SEMA) } };
 
 static semaRoot *semroot(uint32_t *addr)
 {
@@ -256,4 +256,6 @@ void semrelease(uint32_t *addr)
 void semafini(void)
 {
     memset(semtable, 0, sizeof semtable);
+    for (int i = 0; i < SEMTABSZ; i++)
+        spinlockinit(&semtable[i].lock, LOCKRANK_SEMA);
 }

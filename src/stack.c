@@ -47,7 +47,7 @@ typedef struct freestack {
     struct freestack *next;
 } freestack;
 
-static mutex stacklock;
+static mutex stacklock = MUTEX_INIT(LOCKRANK_STACK);
 static stackarena *arenas;              /* all arenas; read lock-free by the signal handler */
 static stackarena *current[NCLASS];
 static freestack *freelist[NCLASS];
@@ -239,7 +239,7 @@ int64_t stack_bytes_committed(void)
 {
     enum { CHUNK = 1 << 16 };
     static unsigned char vec[CHUNK];
-    static mutex vecl;
+    static mutex vecl = MUTEX_INIT(LOCKRANK_STACKVEC);
     int64_t total = 0;
     lock(&vecl);
     lock(&stacklock);

@@ -267,7 +267,7 @@ void goro_cond_wait(goro_cond *c, goro_mutex *m)
     uint32_t t = __atomic_fetch_add(&c->wait, 1, __ATOMIC_SEQ_CST);
     goro_mutex_unlock(m);
     spinmutex *l = (spinmutex *)&c->lock;
-    spinlock(l);
+    spinlock_ranked(l, LOCKRANK_COND);
     if (ticket_less(t, load_relaxed(&c->notify))) {
         spinunlock(l); /* already signalled */
     } else {
@@ -290,7 +290,7 @@ void goro_cond_signal(goro_cond *c)
     if (__atomic_load_n(&c->wait, __ATOMIC_SEQ_CST) == __atomic_load_n(&c->notify, __ATOMIC_SEQ_CST))
         return;
     spinmutex *l = (spinmutex *)&c->lock;
-    spinlock(l);
+    spinlock_ranked(l, LOCKRANK_COND);
     uint32_t t = c->notify;
     if (t == __atomic_load_n(&c->wait, __ATOMIC_SEQ_CST)) {
         spinunlock(l);
@@ -320,7 +320,7 @@ void goro_cond_broadcast(goro_cond *c)
     if (__atomic_load_n(&c->wait, __ATOMIC_SEQ_CST) == __atomic_load_n(&c->notify, __ATOMIC_SEQ_CST))
         return;
     spinmutex *l = (spinmutex *)&c->lock;
-    spinlock(l);
+    spinlock_ranked(l, LOCKRANK_COND);
     condwaiter *w = c->head;
     c->head = c->tail = NULL;
     __atomic_store_n(&c->notify, __atomic_load_n(&c->wait, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);

@@ -379,6 +379,7 @@ static goro_timer *timer_start(int64_t delay_ns, int64_t period_ns, goro_fn fn, 
     }
     if (gt) {
         gt->magic = GTIMER_LIVE;
+        lockinit(&gt->oplock, LOCKRANK_TIMEROP);
         gt->fn = fn;
         gt->arg = arg;
         gt->t = (timer){ .when = nanotime_after(delay_ns > 0 ? delay_ns : 0),

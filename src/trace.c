@@ -30,7 +30,7 @@ enum { TRACE_IDLE, TRACE_STARTING, TRACE_RUNNING, TRACE_STOPPING };
 static uint32_t trace_state; /* atomic */
 static int trace_fd = -1;    /* owned by whoever moved trace_state last */
 static int64_t trace_start_ns;
-static spinmutex trace_global_lock;
+static spinmutex trace_global_lock = SPINMUTEX_INIT(LOCKRANK_TRACE);
 static traceBuf *trace_global; /* events recorded without a P */
 
 static traceBuf *tracebuf_new(traceBuf *next)

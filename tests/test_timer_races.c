@@ -235,6 +235,7 @@ static p *heap_p(void)
     p *pp = aligned_alloc(64, sizeof(p));
     CHECK(pp != NULL, "aligned_alloc");
     memset(pp, 0, sizeof(p));
+    lockinit(&pp->timers.lock, LOCKRANK_TIMERS); /* as newp does */
     return pp;
 }
 
@@ -250,11 +251,12 @@ static void test_move_keeps_pp(void)
     long n = rounds(1000000);
     for (long i = 0; i < n; i++) {
         p *from = i % 2 ? b : a, *to = i % 2 ? a : b;
-        lock(&from->timers.lock); /* as procresize does */
-        lock(&to->timers.lock);
+        p *lo = from < to ? from : to, *hi = from < to ? to : from;
+        lock(&lo->timers.lock); /* as procresize does: in address order */
+        lock(&hi->timers.lock);
         moveTimers(from, to);
-        unlock(&to->timers.lock);
-        unlock(&from->timers.lock);
+        unlock(&hi->timers.lock);
+        unlock(&lo->timers.lock);
     }
     atomic_store(&watch_stop, 1);
     void *nulls;

@@ -49,6 +49,12 @@
  *   chan < chan          select locks every channel of its cases (by
  *                        address, select.c's sellock)
  *
+ * The test suite (asan, GOMAXPROCS 2 and 8) takes every edge above but
+ * two: sched < allg happens only on the way to checkdead's fatal error,
+ * and globrunq < trace only when sysmon injects netpoll's Gs while a trace
+ * runs. Only the paths that run are checked: an inversion on a path no
+ * test takes goes unseen, as in Go's lock ranking.
+ *
  * Leaves (nothing is taken under them): pdtab, polldesc, sema, cond,
  * gfree, allg, stack, trace. A fatal error dumps the goroutines, taking
  * allglock with any lock held: the checks are off once a thread throws

@@ -190,7 +190,7 @@ install: build/libgoro.a build/libgoro.so
 	install -m 755 build/libgoro.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' goro.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/goro.pc
 	install -d $(DESTDIR)$(PREFIX)/share/doc/goro
-	install -m 644 docs/API.md $(DESTDIR)$(PREFIX)/share/doc/goro/
+	install -m 644 docs/API.md docs/design.md docs/benchmarks.md README.md $(DESTDIR)$(PREFIX)/share/doc/goro/
 
 clean:
 	rm -rf build

@@ -69,8 +69,8 @@ SRCS := $(wildcard src/*.c)
 WHITEBOX := test_alloc test_chan test_deadlock test_fairness test_maxprocs test_pingpong \
             test_runq test_select test_stackoverflow test_timer_races
 # A white-box test's own link flags: test_alloc makes the runtime's
-# allocations (and epoll_ctl) fail through --wrap.
-LINK_test_alloc := -Wl,--wrap=malloc,--wrap=realloc,--wrap=epoll_ctl
+# allocations (and epoll_ctl, fcntl) fail through --wrap.
+LINK_test_alloc := -Wl,--wrap=malloc,--wrap=realloc,--wrap=epoll_ctl,--wrap=fcntl
 CTESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 PUBLIC   := $(filter-out $(WHITEBOX),$(CTESTS))
 # Every test program of each build.

@@ -2,7 +2,8 @@
  * test_alloc — white-box test of the runtime's allocation failure policy
  * (docs/design.md, "Out of memory"): a call that can report returns
  * -ENOMEM; a path that cannot report has what it needs before it commits.
- * Linked with -Wl,--wrap=malloc,--wrap=realloc (Makefile: WRAP_test_alloc)
+ * Linked with -Wl,--wrap= malloc, realloc, epoll_ctl, fcntl (Makefile:
+ * LINK_test_alloc)
  * so that the runtime's allocations can be made to fail on demand:
  *
  * (a) goro_sleep with its P's timer heap full and realloc failing returns
@@ -20,12 +21,18 @@
  *     ended the program: "globrunqput: out of memory"); the others run.
  * (e) epoll_ctl ADD failing with ENOMEM or ENOSPC: goro_read returns that
  *     error (no fall-back to a blocking read).
+ * (f) a descriptor added to epoll that cannot be made non-blocking: the
+ *     call returns the fcntl error (it used to go on with a blocking read)
+ *     and the next call, with fcntl working, makes it non-blocking (it
+ *     used to find it in epoll already and take it for non-blocking).
  */
 #include "check.h"
 #include "runtime.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -35,10 +42,12 @@
 void *__real_malloc(size_t n);
 void *__real_realloc(void *p, size_t n);
 int __real_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
+int __real_fcntl(int fd, int cmd, ...);
 
 static atomic_int fail_realloc;   /* every realloc fails */
 static atomic_int fail_ringsize;  /* mallocs of 4 KiB and up, powers of two (globrunq_grow) */
 static atomic_int fail_epoll_fd = -1, fail_epoll_errno;
+static atomic_int fail_setfl_fd = -1; /* fcntl(F_SETFL) on it fails, EINVAL */
 static atomic_long failed;        /* allocations failed on purpose */
 
 void *__wrap_malloc(size_t n)
@@ -66,6 +75,19 @@ int __wrap_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
         return -1;
     }
     return __real_epoll_ctl(epfd, op, fd, ev);
+}
+
+int __wrap_fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long); /* every fcntl the runtime makes has an int or no argument */
+    va_end(ap);
+    if (cmd == F_SETFL && fd == atomic_load(&fail_setfl_fd)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return __real_fcntl(fd, cmd, arg);
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -306,16 +328,37 @@ static void part_e(void)
     tap_ok("a failed epoll_ctl ADD (ENOMEM, ENOSPC) is goro_read's error, not a blocking read");
 }
 
+/* ------------------------------------------------------------ (f) */
+
+static void part_f(void)
+{
+    int fds[2];
+    CHECK(pipe(fds) == 0, "pipe");
+    CHECK(write(fds[1], "ab", 2) == 2, "write");
+    atomic_store(&fail_setfl_fd, fds[0]);
+    char c;
+    ssize_t r = goro_read(fds[0], &c, 1);
+    atomic_store(&fail_setfl_fd, -1);
+    CHECK(r == -EINVAL, "goro_read on a descriptor that cannot be made non-blocking: %zd, want -EINVAL", r);
+    r = goro_read(fds[0], &c, 1);
+    CHECK(r == 1 && c == 'a', "goro_read once fcntl works: %zd", r);
+    int fl = fcntl(fds[0], F_GETFL);
+    CHECK(fl >= 0 && (fl & O_NONBLOCK), "the descriptor was left blocking (flags %#x)", fl);
+    CHECK(goro_close(fds[0]) == 0 && close(fds[1]) == 0, "close");
+    tap_ok("a descriptor that cannot be made non-blocking: the fcntl error, then non-blocking on the next call");
+}
+
 static int main_fn(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    tap_plan(5);
+    tap_plan(6);
     part_a();
     part_b();
     part_c();
     part_d();
     part_e();
+    part_f();
     tap_diag("%ld allocations failed on purpose", atomic_load(&failed));
     return 0;
 }

@@ -66,8 +66,11 @@ SRCS := $(wildcard src/*.c)
 
 # Tests that include src/ headers (see the top of this file). Kept by hand:
 #   grep -l '"runtime.h"\|"chan.h"\|chanwait.h' tests/test_*.c
-WHITEBOX := test_chan test_deadlock test_fairness test_lockrank test_maxprocs test_pingpong \
+WHITEBOX := test_alloc test_chan test_deadlock test_fairness test_lockrank test_maxprocs test_pingpong \
             test_runq test_select test_stackoverflow test_timer_races
+# A white-box test's own link flags: test_alloc makes the runtime's
+# allocations (and epoll_ctl, fcntl) fail through --wrap.
+LINK_test_alloc := -Wl,--wrap=malloc,--wrap=realloc,--wrap=epoll_ctl,--wrap=fcntl
 CTESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 PUBLIC   := $(filter-out $(WHITEBOX),$(CTESTS))
 # Every test program of each build.
@@ -133,7 +136,7 @@ $(BUILD_$(1))/libgoro.a: $(BUILD_$(1))/libgoro-internal.a
 	rm -f $$@ && ar rcs $$@ $(BUILD_$(1))/goro.o
 
 $(addprefix $(BUILD_$(1))/tests/,$(WHITEBOX)): $(BUILD_$(1))/tests/%: tests/%.c $(BUILD_$(1))/libgoro-internal.a | $(BUILD_$(1))/tests
-	$$(CC) $$(call TESTCFLAGS,$(1)) $(INC) $$(USERFLAGS) $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro-internal.a -lpthread $$(LDFLAGS) -o $$@
+	$$(CC) $$(call TESTCFLAGS,$(1)) $(INC) $$(USERFLAGS) $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro-internal.a $$(LINK_$$*) -lpthread $$(LDFLAGS) -o $$@
 $(addprefix $(BUILD_$(1))/tests/,$(PUBLIC)): $(BUILD_$(1))/tests/%: tests/%.c $(BUILD_$(1))/libgoro.a | $(BUILD_$(1))/tests
 	$$(CC) $$(call TESTCFLAGS,$(1)) -Iinclude $$(USERFLAGS) $$(DEPFLAGS) $$< $(BUILD_$(1))/libgoro.a -lpthread $$(LDFLAGS) -o $$@
 
@@ -192,7 +195,7 @@ install: build/libgoro.a build/libgoro.so
 	install -m 755 build/libgoro.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' goro.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/goro.pc
 	install -d $(DESTDIR)$(PREFIX)/share/doc/goro
-	install -m 644 docs/API.md $(DESTDIR)$(PREFIX)/share/doc/goro/
+	install -m 644 docs/API.md docs/design.md docs/benchmarks.md README.md $(DESTDIR)$(PREFIX)/share/doc/goro/
 
 clean:
 	rm -rf build

@@ -96,7 +96,10 @@ void goro_syscall_exit(void);
  * accepts) of one descriptor run one at a time, as do writes (and
  * connects); goro_wait_fd on a direction in use (or on both) waits in
  * poll() through a system call hand-off. From a thread that is not a
- * goroutine, a call that would block is -EPERM. */
+ * goroutine, a call that would block is -EPERM. A descriptor epoll cannot
+ * take (-ENOMEM, -ENOSPC: max_user_watches) is the call's error, never a
+ * blocking fall-back; so is no memory for a deadline's timer (-ENOMEM,
+ * without waiting). */
 ssize_t goro_read(int fd, void *buf, size_t len);        /* bytes read, 0 at end of file, or -errno */
 ssize_t goro_write(int fd, const void *buf, size_t len); /* writes all len bytes: len or -errno (-EPIPE, no SIGPIPE, on a socket) */
 int     goro_accept(int fd, struct sockaddr *addr, socklen_t *addrlen); /* new fd, non-blocking and close-on-exec */
@@ -206,7 +209,7 @@ void goro_waitgroup_wait(goro_waitgroup *wg); /* NULL: returns at once */
 /* ---- Time ---- */
 
 int64_t goro_now(void);                     /* monotonic nanoseconds */
-int     goro_sleep(int64_t ns);             /* 0; parks the goroutine (not the thread) for at least ns */
+int     goro_sleep(int64_t ns);             /* 0; parks the goroutine (not the thread) for at least ns; -ENOMEM no memory for its timer (did not sleep); -EPERM not a goroutine */
 
 typedef struct goro_timer goro_timer;
 goro_timer *goro_timer_new(int64_t delay_ns, int64_t period_ns);  /* period 0: one shot */

@@ -119,7 +119,11 @@ static void *mstart_thread(void *arg)
     return NULL;
 }
 
-/* Called with sched.lock held. */
+/* Called with sched.lock held. Out of memory is a fatal error, as in Go
+ * (and as newosproc's failure): startm runs from wakep, goready, timers
+ * and the netpoller, where no caller could be told, and not starting the
+ * M would leave work queued with nobody to run it (docs/design.md, "Out
+ * of memory"). */
 static m *allocm(void)
 {
     if (mcount() >= sched.maxmcount)

@@ -86,7 +86,11 @@ static int pd_slot(int fd, pollDesc **out)
 
 /* Adds pd->fd to epoll (under pd->lock): 1 polled (*added: by this call;
  * else it was there already), 2 not pollable (EPERM: served by a system
- * call hand-off), or -errno. A descriptor added is made non-blocking. */
+ * call hand-off), or -errno: a failed add (-ENOMEM, -ENOSPC: the user's
+ * epoll watch limit) is the caller's error, never a quiet fall-back to
+ * blocking the thread. A descriptor added is made non-blocking; if that
+ * fails it leaves epoll again (a later add must not find it there, EEXIST,
+ * and take it for non-blocking). */
 static int pd_poll_os(pollDesc *pd, bool *added)
 {
     int err = netpollopen_os(pd->fd, pd);
@@ -95,9 +99,15 @@ static int pd_poll_os(pollDesc *pd, bool *added)
         return 2;
     if (err && err != -EEXIST)
         return err;
-    int fl = *added ? fcntl(pd->fd, F_GETFL) : O_NONBLOCK;
-    if (fl >= 0 && !(fl & O_NONBLOCK))
-        fcntl(pd->fd, F_SETFL, fl | O_NONBLOCK);
+    if (!*added)
+        return 1;
+    int fl = fcntl(pd->fd, F_GETFL);
+    if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(pd->fd, F_SETFL, fl | O_NONBLOCK) != 0)) {
+        err = -errno;
+        netpollclose_os(pd->fd);
+        *added = false;
+        return err;
+    }
     return 1;
 }
 
@@ -247,7 +257,8 @@ typedef struct pollwait {
     pollDesc *pd;
     uintptr_t *gpp;
     g *gp;
-    timer t;          /* the wait's deadline */
+    timer t;          /* the wait's deadline, reserved before parking (0: none) */
+    int64_t when;
 } pollwait;
 
 /* The deadline fired. The waiter is parked (the word holds its G: wake
@@ -275,13 +286,15 @@ static void pollwait_timeout(timer *t, int64_t now)
 /* gopark's unlockf, on g0 once the G is off its stack: start the deadline
  * timer, then publish the G. Nothing of w is touched after the CAS: from
  * then on the G may be woken and its frame reused. False if readiness,
- * close or the deadline came first: the G resumes at once. */
+ * close or the deadline came first: the G resumes at once. The timer's
+ * heap slot was taken before parking (timer_reserve), so arming it cannot
+ * fail here, where nobody could be told. */
 static bool pollwait_commit(g *gp, void *arg)
 {
     pollwait *w = arg;
     uintptr_t *gpp = w->gpp;
-    if (w->t.when != 0 && !addtimer(&w->t))
-        throw("netpoll: cannot start a deadline timer");
+    if (w->when != 0)
+        timer_arm(&w->t, w->when);
     /* Counted first: whoever takes gp out of the word uncounts it. */
     __atomic_add_fetch(&netpollWaiters, 1, __ATOMIC_RELAXED);
     if (!cas_acqrel(gpp, PD_WAIT, (uintptr_t)gp)) {
@@ -353,7 +366,8 @@ static int pd_wait_poll(pollDesc *pd, int events, uint32_t seq, int64_t deadline
 
 /* Parks until pd is ready for mode (returns 0, and the caller retries its
  * system call), or returns -EBADF (closed), -ETIMEDOUT (the fd's deadline
- * or this call's, 0 for none), -EPERM (not a goroutine). */
+ * or this call's, 0 for none), -EPERM (not a goroutine), -ENOMEM (no
+ * memory for the deadline's timer; it did not wait). */
 static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
 {
     g *gp = getg();
@@ -403,8 +417,12 @@ static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
         cas_acqrel(gpp, PD_WAIT, PD_NIL);
         return err;
     }
-    pollwait w = { .pd = pd, .gpp = gpp, .gp = gp, .t = { .when = d, .f = pollwait_timeout, .idx = -1 } };
+    pollwait w = { .pd = pd, .gpp = gpp, .gp = gp, .t = { .f = pollwait_timeout, .idx = -1 }, .when = d };
     w.t.arg = &w;
+    if (d != 0 && !timer_reserve(&w.t)) {
+        cas_acqrel(gpp, PD_WAIT, PD_NIL);
+        return -ENOMEM; /* no memory for the deadline's timer: not parked */
+    }
     gopark(pollwait_commit, &w, mode == POLL_READ ? waitReasonIORead : waitReasonIOWrite);
     if (d != 0) {
         deltimer(&w.t);
@@ -424,13 +442,16 @@ static int pd_wait(pollDesc *pd, int mode, uint32_t seq, int64_t deadline)
 /* ------------------------------------------------------------ API */
 
 /* Waits a moment for another call or a close to make progress; a
- * goroutine sleeps so that the P runs the others. */
+ * goroutine sleeps so that the P runs the others (or, with no memory for
+ * the sleep's timer, yields to them: its callers only wait, and cannot
+ * fail). */
 static void pd_pause(void)
 {
     g *gp = getg();
-    if (gp && gp->goid > 0)
-        goro_sleep(20 * 1000);
-    else
+    if (gp && gp->goid > 0) {
+        if (goro_sleep(20 * 1000) == -ENOMEM)
+            goro_yield();
+    } else
         usleep_ns(20 * 1000);
 }
 

@@ -212,12 +212,20 @@ void allgs_free(bool abandoned)
     unlock(&allglock);
 }
 
+/* A new G: the G, its stack and its slot in the global run queue (every
+ * goroutine G has one, so that queuing it never needs memory). NULL
+ * without memory for any of them. */
 static g *malg(size_t stacksize)
 {
     g *gp = gslab_alloc();
     if (!gp)
         return NULL;
     if (!stackalloc(&gp->stack, stacksize)) {
+        gslab_unalloc(gp);
+        return NULL;
+    }
+    if (!globrunq_reserve()) {
+        stackfree(&gp->stack);
         gslab_unalloc(gp);
         return NULL;
     }

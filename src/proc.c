@@ -148,7 +148,14 @@ void gostart(void)
 static void becomeSpinning(m *mp)
 {
     mp->spinning = true;
+    /* An RMW, so that concurrent spinners and wakep's CAS count right;
+     * seq-cst like every change of nmspinning, though only the decrement
+     * before the last look (findRunnable) needs it: a waker that sees this
+     * increment and skips waking is safe by wakep's argument. */
     __atomic_add_fetch(&sched.nmspinning, 1, __ATOMIC_SEQ_CST);
+    /* Relaxed: needspinning is a hint (a wakep found no idle P) that the
+     * next M going idle reads under sched.lock; a stale value costs one
+     * spin or one missed spin, and the spinner finds queued work anyway. */
     store_relaxed(&sched.needspinning, 0);
 }
 
@@ -273,10 +280,17 @@ static g *netpoll_runnable(void)
 static g *netpoll_block(int64_t pollUntil)
 {
     int64_t now = nanotime();
+    /* Relaxed: read by wake_for_timer only to decide whether to break the
+     * poll; its argument covers a stale value (a needless break, or a
+     * wakep that starts an M to run the timer). */
     store_relaxed(&sched.pollUntil, pollUntil);
     gList list = { NULL };
     netpoll(pollUntil == 0 ? -1 : (pollUntil > now ? pollUntil - now : 0), &list);
     store_relaxed(&sched.pollUntil, 0);
+    /* Seq-cst, with the exchange that elected us (findRunnable) and
+     * sysmon's CAS: while lastpoll is 0 they leave polling to the blocked
+     * M; storing a time re-opens it, and the single order of these three
+     * keeps at most one M blocked in netpoll. */
     __atomic_store_n(&sched.lastpoll, nanotime(), __ATOMIC_SEQ_CST);
     lock(&sched.lock);
     p *pp = load_relaxed(&sched.exiting) || load_relaxed(&sched.gcwaiting) ? NULL : pidleget();

@@ -21,6 +21,7 @@
 #include "runtime.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void end_time_slice(void);
 
@@ -228,27 +229,47 @@ g *glist_pop(gList *l)
  * All of these run with sched.runqlock held. runqsize is also read without
  * the lock as a hint, so it is written with relaxed atomic stores. */
 
-static void globrunq_grow(void)
+/* Room for every goroutine G there is: a G is in the queue at most once,
+ * so with a slot reserved for each when it is made (globrunq_reserve,
+ * where goro_go can still report -ENOMEM) a put never allocates. The
+ * queue is filled from places that cannot report (goready from timers
+ * and netpoll, runqputslow, procresize, a system call's return), and Go,
+ * which links the Gs through schedlink, needs no memory there either. */
+static bool globrunq_grow(void)
 {
     globrunq *q = &sched.runq;
     uint32_t cap = q->cap ? 2 * q->cap : RUNQ_SIZE;
     g **buf = malloc(cap * sizeof *buf);
     if (!buf)
-        throw("globrunqput: out of memory");
-    for (uint32_t i = 0; i < q->cap; i++)
+        return false;
+    for (uint32_t i = 0; i < q->tail - q->head; i++)
         buf[i] = q->buf[(q->head + i) & (q->cap - 1)];
     free(q->buf);
+    q->tail -= q->head;
     q->head = 0;
-    q->tail = q->cap;
     q->buf = buf;
     q->cap = cap;
+    return true;
+}
+
+/* A slot for one more goroutine G (malg, before the G exists). False
+ * without memory: the G is not made. Takes runqlock. */
+bool globrunq_reserve(void)
+{
+    globrunq *q = &sched.runq;
+    spinlock(&sched.runqlock);
+    bool ok = q->reserved < q->cap || globrunq_grow();
+    if (ok)
+        q->reserved++;
+    spinunlock(&sched.runqlock);
+    return ok;
 }
 
 void globrunqput(g *gp)
 {
     globrunq *q = &sched.runq;
     if (q->tail - q->head == q->cap)
-        globrunq_grow();
+        throwf("globrunqput: queue full: %u Gs queued, %u reserved", q->cap, q->reserved);
     q->buf[q->tail++ & (q->cap - 1)] = gp;
     store_relaxed(&sched.runqsize, sched.runqsize + 1);
 }
@@ -304,4 +325,5 @@ g *globrunq_take(p *pp, int32_t max)
 void globrunqfini(void)
 {
     free(sched.runq.buf);
+    memset(&sched.runq, 0, sizeof sched.runq);
 }

@@ -246,7 +246,9 @@ struct g {
     void *asan_fake_stack;   /* owner M, at switches */
 };
 
-typedef struct globrunq { g **buf; uint32_t cap, head, tail; } globrunq;
+/* The global run queue's ring; reserved: goroutine Gs made (each has a
+ * slot, globrunq_reserve), so a put never needs memory. */
+typedef struct globrunq { g **buf; uint32_t cap, head, tail, reserved; } globrunq;
 typedef struct traceBuf traceBuf;
 typedef struct gList { g *head; } gList;
 
@@ -328,6 +330,7 @@ struct p {
         mutex lock;          /* guards heap, n, cap and each timer's idx */
         timer **heap;        /* 4-ary min-heap on when */
         int32_t n, cap;
+        int32_t rearming;    /* periodic timers taken out to run, each with a slot kept (n + rearming <= cap) */
         int64_t first;       /* atomic: heap[0]->when, 0 when empty; stored under lock, read relaxed */
     } timers;
     /* Written by the owner all the time. */
@@ -475,6 +478,7 @@ void globrunqputbatch(g **batch, int32_t n);
 int32_t globrunqget(int32_t max, g **batch);
 g *globrunq_keep(p *pp, g **batch, int32_t n);
 g *globrunq_take(p *pp, int32_t max); /* takes runqlock */
+bool globrunq_reserve(void); /* a slot for a new goroutine G; false without memory */
 void globrunqfini(void);
 
 /* ---------------------------------------------------------------- stack.c */
@@ -502,6 +506,8 @@ int64_t timeSleepUntil(void);
 void timers_sync_idle(void); /* an M that made its P idle, before reading timers */
 void moveTimers(p *dead, p *pp);
 bool addtimer(timer *t);     /* t idle; false without memory */
+bool timer_reserve(timer *t); /* t idle: in a heap, due never; false without memory */
+void timer_arm(timer *t, int64_t when); /* a reserved t now due at when; cannot fail */
 bool deltimer(timer *t);     /* true if t was pending and now will not fire */
 void timer_quiesce(timer *t); /* waits until no M runs t's function */
 

@@ -60,9 +60,20 @@ static void sift_down(p *pp, int32_t i)
     heap_set(pp, i, t);
 }
 
+/* Puts t in pp's heap, which has a free slot (n < cap). */
+static void heap_insert(p *pp, timer *t)
+{
+    heap_set(pp, pp->timers.n++, t);
+    sift_up(pp, t->idx);
+    store_relaxed(&pp->timers.first, pp->timers.heap[0]->when);
+}
+
+/* Puts t in pp's heap, growing it if the free slots are all kept for the
+ * periodic timers being run (timers.rearming): rearm cannot fail. False
+ * without memory, the heap as it was. */
 static bool heap_push(p *pp, timer *t)
 {
-    if (pp->timers.n == pp->timers.cap) {
+    if (pp->timers.n + pp->timers.rearming >= pp->timers.cap) {
         int32_t cap = pp->timers.cap ? pp->timers.cap * 2 : 16;
         timer **h = realloc(pp->timers.heap, (size_t)cap * sizeof *h);
         if (!h)
@@ -70,9 +81,7 @@ static bool heap_push(p *pp, timer *t)
         pp->timers.heap = h;
         pp->timers.cap = cap;
     }
-    heap_set(pp, pp->timers.n++, t);
-    sift_up(pp, t->idx);
-    store_relaxed(&pp->timers.first, pp->timers.heap[0]->when);
+    heap_insert(pp, t);
     return true;
 }
 
@@ -110,7 +119,7 @@ static p *timer_home(void)
 }
 
 /* Puts an idle timer in a heap. Caller owns it (state TIMER_IDLE). */
-bool addtimer(timer *t)
+static bool addtimer1(timer *t, bool wake)
 {
     /* Read before t is in a heap: from then on another M may fire it, and
      * a sleeping goroutine's timer (on its stack) may be gone. */
@@ -130,8 +139,52 @@ bool addtimer(timer *t)
      * wake_for_timer's reads of the idle Ps and Ms. */
     __atomic_add_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
     unlock(&pp->timers.lock);
-    wake_for_timer(when);
+    if (wake)
+        wake_for_timer(when);
     return true;
+}
+
+bool addtimer(timer *t)
+{
+    return addtimer1(t, true);
+}
+
+/* The allocation half of addtimer, for a park path that cannot report a
+ * failure once committed (goro_sleep, a netpoll wait with a deadline):
+ * before the G parks, t takes its slot in a heap, due never (INT64_MAX:
+ * it cannot fire, so it cannot ready a G that is still running); the
+ * park's unlockf then gives it its time with timer_arm, which allocates
+ * nothing. False without memory: the caller reports -ENOMEM. Undone, if
+ * the wait ends unarmed, by deltimer. */
+bool timer_reserve(timer *t)
+{
+    t->when = INT64_MAX;
+    return addtimer1(t, false);
+}
+
+/* A reserved timer (timer_reserve) becomes due at when. It is still in a
+ * heap (it cannot have fired and only its owner deletes it) but maybe not
+ * the one it was reserved in (moveTimers): found as deltimer finds it. */
+void timer_arm(timer *t, int64_t when)
+{
+    for (;;) {
+        p *pp = load_acquire(&t->pp);
+        if (!pp)
+            throw("timer_arm: reserved timer not in a heap");
+        lock(&pp->timers.lock);
+        if (load_relaxed(&t->pp) == pp) {
+            t->when = when;
+            sift_up(pp, t->idx);
+            store_relaxed(&pp->timers.first, pp->timers.heap[0]->when);
+            /* The adder's half of timers_sync_idle, as in addtimer: the
+             * heap stores above, then wake_for_timer's reads. */
+            timers_sync_idle();
+            unlock(&pp->timers.lock);
+            wake_for_timer(when);
+            return;
+        }
+        unlock(&pp->timers.lock); /* it moved meanwhile: look again */
+    }
 }
 
 /* Takes t out of its heap if it is in one. Returns true if it did: the
@@ -173,6 +226,7 @@ static int64_t next_when(const timer *t, int64_t now)
 static void rearm(p *pp, timer *t, int64_t now)
 {
     lock(&pp->timers.lock);
+    pp->timers.rearming--; /* the slot kept for t since checkTimers */
     if (load_acquire(&t->state) == TIMER_STOPPING) {
         /* Stopped already: do not touch the heap (timers.first would
          * announce a deadline that is not there). */
@@ -182,8 +236,7 @@ static void rearm(p *pp, timer *t, int64_t now)
     }
     t->when = next_when(t, now);
     store_release(&t->pp, pp);
-    if (!heap_push(pp, t))
-        throw("checkTimers: out of memory rearming a periodic timer");
+    heap_insert(pp, t); /* into the slot kept for it: cannot fail */
     /* Acq_rel: a deltimer that finds t->pp, then takes the lock after us,
      * sees INHEAP; a stopper's STOPPING (acq_rel CAS) is seen here. */
     if (cas_acqrel(&t->state, TIMER_RUNNING, TIMER_INHEAP)) {
@@ -214,6 +267,11 @@ void checkTimers(p *pp, int64_t now)
          * timer's owner could free it while the function is about to run. */
         store_release(&t->state, TIMER_RUNNING);
         heap_remove(pp, t);
+        /* A periodic timer keeps its slot (other pushes grow the heap
+         * instead of taking it), so that rearm cannot run out of memory
+         * where nobody could be told. */
+        if (t->period > 0)
+            pp->timers.rearming++;
         unlock(&pp->timers.lock);
         __atomic_sub_fetch(&sched.ntimers, 1, __ATOMIC_SEQ_CST);
         t->f(t, now);
@@ -260,7 +318,8 @@ int64_t timeSleepUntil(void)
  * from dead to pp without passing through NULL: a deltimer that read NULL
  * would report "already fired" for a timer that fires later on pp; one
  * that read dead finds, once it has dead's lock, that t moved, and looks
- * in pp. */
+ * in pp. Out of memory is a fatal error: the world is stopped and the P
+ * half destroyed, as procresize's own allocations. */
 void moveTimers(p *dead, p *pp)
 {
     while (dead->timers.n > 0) {
@@ -308,14 +367,24 @@ static void sleep_fire(timer *t, int64_t now)
     goready(t->arg);
 }
 
+typedef struct sleeper {
+    timer t;
+    int64_t when;
+} sleeper;
+
 /* unlockf of goro_sleep's gopark: the timer starts only once the G's
- * context is saved, so its goready can never find the G still running. */
+ * context is saved, so its goready can never find the G still running.
+ * Its heap slot was taken before parking (timer_reserve), so this cannot
+ * fail: an unlockf that returned false would resume the G early. */
 static bool sleep_arm(g *gp, void *arg)
 {
     (void)gp;
-    return addtimer(arg);
+    sleeper *s = arg;
+    timer_arm(&s->t, s->when);
+    return true;
 }
 
+/* -ENOMEM, without sleeping, when there is no memory for its timer. */
 int goro_sleep(int64_t ns)
 {
     g *gp = getg();
@@ -324,9 +393,11 @@ int goro_sleep(int64_t ns)
     check_preempt();
     if (ns <= 0)
         return 0;
-    timer t = { .when = nanotime_after(ns), .f = sleep_fire, .arg = gp, .idx = -1 };
-    gopark(sleep_arm, &t, waitReasonSleep);
-    timer_quiesce(&t); /* sleep_fire may still be returning */
+    sleeper s = { .t = { .f = sleep_fire, .arg = gp, .idx = -1 }, .when = nanotime_after(ns) };
+    if (!timer_reserve(&s.t))
+        return -ENOMEM;
+    gopark(sleep_arm, &s, waitReasonSleep);
+    timer_quiesce(&s.t); /* sleep_fire may still be returning */
     return 0;
 }
 

@@ -60,8 +60,10 @@ static void part_a(void)
 {
     ga = calloc(NA, sizeof(g));
     CHECK(ga != NULL, "calloc");
-    for (int i = 0; i < NA; i++)
+    for (int i = 0; i < NA; i++) {
         ga[i].goid = i + 1;
+        CHECK(globrunq_reserve(), "globrunq_reserve"); /* as malg does for each G */
+    }
     p *p0 = new_p(0), *p1 = new_p(1);
     gomaxprocs = 1; /* globrunqget divides by it */
 
@@ -190,7 +192,6 @@ static void part_a(void)
     CHECK(glob_size() == 0, "global queue not drained");
     tap_ok("globrunqget moves at most 128 (half a local queue)");
     globrunqfini();
-    memset(&sched.runq, 0, sizeof sched.runq);
     free(p0);
     free(p1);
 }
@@ -362,8 +363,10 @@ static void part_b(void)
     long n = SCALE(10000000L);
     pool = calloc(POOL, sizeof(g));
     CHECK(pool != NULL, "calloc");
-    for (int i = 0; i < POOL; i++)
+    for (int i = 0; i < POOL; i++) {
         pool[i].goid = 1000 + i;
+        CHECK(globrunq_reserve(), "globrunq_reserve");
+    }
     victim = new_p(10);
     for (int s = 0; s < NSTEALERS; s++)
         mine[s] = new_p(11 + s);

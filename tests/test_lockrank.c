@@ -15,7 +15,7 @@
  *              decreasing address order, after the increasing order passed
  *   unranked   a zeroed mutex: every runtime lock must have a rank
  *   yield      a goroutine yields holding a channel's lock
- *   park       a goroutine parks (goro_sleep) holding a channel's lock:
+ *   park       a goroutine parks (gopark) holding a channel's lock:
  *              only gopark's own unlockf may release a lock across a park
  *   unheld     unlocking a lock this thread does not hold
  * and in this process, in-order nesting (released in any order) passes.
@@ -35,6 +35,14 @@ enum { NCASES = 9 };
 
 static const char *child_mode;
 
+/* An unlockf that releases nothing (the goroutine holds a channel's lock). */
+static bool keep_lock(g *gp, void *arg)
+{
+    (void)gp;
+    (void)arg;
+    return true;
+}
+
 static void in_goroutine(void *arg)
 {
     (void)arg;
@@ -47,7 +55,7 @@ static void in_goroutine(void *arg)
         if (child_mode[0] == 'y')
             gosched();
         else
-            goro_sleep(1000);
+            gopark(keep_lock, NULL, waitReasonSleep); /* nobody readies it: no race with the fatal error */
     }
     printf("no fatal error\n");
     fflush(stdout);

@@ -63,6 +63,7 @@ static int pd_slot(int fd, pollDesc **out)
     pollDesc *chunk = load_acquire(&pdtab[fd / PD_CHUNK]);
     if (!chunk || !load_acquire(&inited)) {
         lock(&pdtab_lock);
+        /* Relaxed: under pdtab_lock, which every store of inited holds. */
         int err = load_relaxed(&inited) ? 0 : netpollinit_os();
         if (!err)
             store_release(&inited, 1);
@@ -164,6 +165,7 @@ static int pd_register(pollDesc *pd, int fd)
 static int pd_refresh(pollDesc *pd)
 {
     spinlock(&pd->lock);
+    /* Relaxed: registered changes only under pd->lock, held here. */
     uint32_t was = load_relaxed(&pd->registered);
     bool added;
     int kind = pd_poll_os(pd, &added);
@@ -248,6 +250,8 @@ static void pd_wake_all(pollDesc *pd)
 /* A regular file is always "ready" and blocks in the kernel instead. */
 static bool pd_blocking(pollDesc *pd)
 {
+    /* Relaxed: the caller entered pd (pd_enter acquired registered after
+     * the close protocol), so this reads the value it saw or its own. */
     return load_relaxed(&pd->registered) == 2;
 }
 

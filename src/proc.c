@@ -564,6 +564,10 @@ void goready(g *gp)
  * (checkTimers) before it runs a G again. */
 static bool timers_due(p *pp)
 {
+    /* Relaxed: a hint. Our own P's heap is written by this M or under
+     * its lock by others; a stale value only decides whether this switch
+     * takes the short path, and findRunnable rereads it under the lock
+     * (checkTimers) at the latest 61 schedticks on. */
     int64_t first = load_relaxed(&pp->timers.first);
     return first != 0 && first <= nanotime();
 }
